@@ -12,10 +12,11 @@ type Verdict struct {
 	Detail   string // a short human-readable summary (failing tests, "patch does not apply")
 }
 
-// Grader judges a patch against a task's tests. A patch that does not apply, failing
+// Grader judges req.Patch against the tests of req.Task (req.Ref and req.Try let a
+// backend label what it creates). A patch that does not apply, failing
 // tests and a test timeout are verdicts (Resolved=false, nil error); an error means
 // the grader itself could not judge (infrastructure) and the engine retries it.
 // Grade may be called concurrently.
 type Grader interface {
-	Grade(ctx context.Context, task messages.TaskRef, patch string) (Verdict, error)
+	Grade(ctx context.Context, req messages.GradeRequest) (Verdict, error)
 }

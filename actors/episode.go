@@ -1,0 +1,437 @@
+package actors
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/swerl/swerl/messages"
+	"github.com/swerl/swerl/sandbox"
+	"github.com/swerl/swerl/swe"
+)
+
+// EpisodeConfig is the agent loop's limits. Deadlines nest: the episode's wall clock
+// bounds every turn, and a turn bounds its generation and its command.
+type EpisodeConfig struct {
+	TurnCap         int           // turns before the episode is cut (PAPER.md: 40 stage 1, 80 stage 2)
+	LengthThreshold int           // L_thr of the turn penalty (PAPER.md: 10)
+	EpisodeTimeout  time.Duration // wall clock of the whole rollout, sandbox start included
+	TurnTimeout     time.Duration // generation plus command of one turn
+	CommandTimeout  time.Duration // one command in the sandbox
+	DiffTimeout     time.Duration // reading the patch at the end
+	GradeTimeout    time.Duration // one grading try
+	Grace           time.Duration // how long past a deadline a call may take to return
+	RetryBudget     int           // infrastructure failures retried before the episode is abandoned
+	Backoff         Backoff
+	Sandbox         SandboxConfig
+}
+
+// DefaultEpisodeConfig holds swerl's defaults (the paper gives none for the clocks).
+func DefaultEpisodeConfig() EpisodeConfig {
+	return EpisodeConfig{
+		TurnCap:         40,
+		LengthThreshold: swe.DefaultLengthThreshold,
+		EpisodeTimeout:  2 * time.Hour,
+		TurnTimeout:     15 * time.Minute,
+		CommandTimeout:  3 * time.Minute,
+		DiffTimeout:     time.Minute,
+		GradeTimeout:    30 * time.Minute,
+		Grace:           30 * time.Second,
+		RetryBudget:     3,
+		Backoff:         DefaultBackoff(),
+		Sandbox:         DefaultSandboxConfig(),
+	}
+}
+
+// episodeSpec is everything an episode is born with.
+type episodeSpec struct {
+	ref         messages.EpisodeRef
+	task        messages.TaskRef
+	inference   *actor.PID
+	graders     *actor.PID
+	coordinator *actor.PID
+	sandboxes   sandbox.Factory
+	seed        uint64
+}
+
+// episodeLedger is what survives a supervisor restart of the episode actor: the
+// deadline (a restart does not extend it) and the counts that bound retries. Only the
+// current incarnation touches it, so it needs no lock.
+type episodeLedger struct {
+	begin        time.Time
+	deadline     time.Time
+	incarnations int
+	attempts     int
+	retries      int
+	stale        int
+}
+
+type phase int
+
+const (
+	phaseStarting   phase = iota // waiting for the sandbox of this attempt
+	phaseGenerating              // waiting for the policy
+	phaseExecuting               // waiting for the command
+	phaseDiffing                 // waiting for the patch
+	phaseGrading                 // waiting for the grader
+	phaseBackoff                 // waiting to retry after an infrastructure failure
+	phaseDone                    // the terminal record is sent
+)
+
+var phaseNames = [...]string{"starting", "generating", "executing", "diffing", "grading", "backoff", "done"}
+
+func (p phase) String() string { return phaseNames[p] }
+
+// Timer messages to self. seq ties a timer to the state it was set in.
+type (
+	episodeExpired struct{}
+	graceExpired   struct{ seq int }
+	retryNow       struct{ seq int }
+)
+
+// episodeActor runs one rollout: prompt -> generate -> parse -> command -> observe,
+// until submit, the turn cap or the deadline; then it reads the patch, has it graded
+// and sends exactly one EpisodeRecord to the coordinator, which stops it.
+type episodeActor struct {
+	rt     *Runtime
+	cfg    EpisodeConfig
+	spec   episodeSpec
+	ledger *episodeLedger
+	rng    *rand.Rand
+
+	self       *actor.PID
+	phase      phase
+	seq        int
+	attempt    int
+	sandbox    *actor.PID
+	transcript messages.Transcript
+	turn       int
+	turnEnd    time.Time
+	pending    messages.Turn // the turn whose command is running
+	stop       messages.StopReason
+	expired    bool
+	patch      string
+	gradeTry   int
+	retry      func(c actor.Context)
+	timers     []*Timer
+}
+
+func newEpisodeProps(rt *Runtime, cfg EpisodeConfig, spec episodeSpec, mw []actor.ReceiverMiddleware) *actor.Props {
+	ledger := &episodeLedger{}
+	opts := []actor.PropsOption{actor.WithSupervisor(stopOnPanic{rt: rt})}
+	if len(mw) > 0 {
+		opts = append(opts, actor.WithReceiverMiddleware(mw...))
+	}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &episodeActor{rt: rt, cfg: cfg, spec: spec, ledger: ledger}
+	}, opts...)
+}
+
+// Ref identifies the episode (fault-injection middleware and logs use it).
+func (e *episodeActor) Ref() messages.EpisodeRef { return e.spec.ref }
+
+// Incarnation counts the actor's starts: 1, then 2 after the first restart, ...
+func (e *episodeActor) Incarnation() int { return e.ledger.incarnations }
+
+func (e *episodeActor) Receive(c actor.Context) {
+	if e.phase == phaseDone {
+		switch c.Message().(type) {
+		case *actor.Stopping:
+			e.stopTimers()
+		}
+		return // the record is out; everything else is late
+	}
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		e.start(c)
+	case messages.SandboxReady:
+		if !e.current(m.Attempt, -1) || e.phase != phaseStarting {
+			return
+		}
+		e.generate(c)
+	case messages.GenerateReply:
+		if !e.current(m.Attempt, m.Turn) || e.phase != phaseGenerating {
+			return
+		}
+		e.onReply(c, m)
+	case messages.GenerateFailed:
+		if !e.current(m.Attempt, m.Turn) || e.phase != phaseGenerating {
+			return
+		}
+		if e.expired {
+			e.finish(c, messages.StopTimeout)
+			return
+		}
+		e.failed(c, m.Failure, e.generate)
+	case messages.ExecResult:
+		if !e.current(m.Attempt, m.Turn) || e.phase != phaseExecuting {
+			return
+		}
+		t := e.pending
+		t.Observation, t.ExitCode, t.TimedOut, t.ExecTime = m.Output, m.ExitCode, m.TimedOut, m.Elapsed
+		e.endTurn(c, t)
+	case messages.DiffResult:
+		if !e.current(m.Attempt, -1) || e.phase != phaseDiffing {
+			return
+		}
+		e.patch = m.Patch
+		e.closeSandbox(c)
+		e.grade(c)
+	case messages.SandboxFailed:
+		if !e.current(m.Attempt, -1) || e.sandbox == nil {
+			return
+		}
+		e.closeSandbox(c)
+		e.failed(c, m.Failure, e.newAttempt)
+	case *actor.Terminated:
+		if e.sandbox == nil || !m.Who.Equal(e.sandbox) {
+			return
+		}
+		e.sandbox = nil
+		e.failed(c, messages.Failure{Kind: messages.FailSandboxDied, Retryable: true,
+			Cause: "sandbox actor stopped unexpectedly"}, e.newAttempt)
+	case messages.GradeResult:
+		if !e.current(m.Attempt, -1) {
+			return
+		}
+		if m.Try != e.gradeTry || e.phase != phaseGrading {
+			e.ledger.stale++
+			return
+		}
+		e.graded(c, m)
+	case messages.GradeFailed:
+		if !e.current(m.Attempt, -1) {
+			return
+		}
+		if m.Try != e.gradeTry || e.phase != phaseGrading {
+			e.ledger.stale++
+			return
+		}
+		e.failed(c, m.Failure, e.grade)
+	case episodeExpired:
+		e.onExpired(c)
+	case graceExpired:
+		if m.seq == e.seq && (e.phase == phaseGenerating || e.phase == phaseExecuting) {
+			e.abandon(c, messages.Failure{Kind: kindOfPhase(e.phase),
+				Cause: fmt.Sprintf("%s did not return within %s of the episode deadline", e.phase, e.cfg.Grace)})
+		}
+	case retryNow:
+		if m.seq == e.seq && e.phase == phaseBackoff {
+			e.retry(c)
+		}
+	case *actor.Stopping, *actor.Restarting:
+		e.stopTimers()
+	case *actor.Stopped:
+	default:
+		e.rt.Log.Warn("episode: unknown message", "ref", e.spec.ref, "type", typeName(m))
+	}
+}
+
+// current reports whether a reply belongs to this attempt (and turn, unless turn < 0);
+// a reply that does not is stale: dropped and counted.
+func (e *episodeActor) current(attempt, turn int) bool {
+	if attempt == e.attempt && (turn < 0 || turn == e.turn) {
+		return true
+	}
+	e.ledger.stale++
+	return false
+}
+
+func (e *episodeActor) start(c actor.Context) {
+	e.self = c.Self()
+	l := e.ledger
+	l.incarnations++
+	h := fnv.New64a()
+	fmt.Fprint(h, e.spec.ref.Key(), l.incarnations)
+	e.rng = rand.New(rand.NewPCG(e.spec.seed, h.Sum64()))
+	now := time.Now()
+	if l.incarnations == 1 {
+		l.begin, l.deadline = now, now.Add(e.cfg.EpisodeTimeout)
+	}
+	if !now.Before(l.deadline) {
+		e.abandon(c, messages.Failure{Kind: messages.FailCrashed, Cause: "restarted after the episode deadline"})
+		return
+	}
+	e.timers = append(e.timers, e.rt.After(l.deadline.Sub(now), e.self, episodeExpired{}))
+	e.newAttempt(c)
+}
+
+// newAttempt starts the rollout from scratch in a fresh sandbox.
+func (e *episodeActor) newAttempt(c actor.Context) {
+	e.ledger.attempts++
+	e.attempt = e.ledger.attempts
+	e.transcript, e.turn, e.stop, e.patch, e.gradeTry = messages.Transcript{}, 0, "", "", 0
+	spec := sandbox.Spec{Task: e.spec.task, Ref: e.spec.ref, Attempt: e.attempt}
+	sc := e.cfg.Sandbox
+	if d := time.Until(e.ledger.deadline); d < sc.StartTimeout {
+		sc.StartTimeout = d
+	}
+	e.sandbox = c.Spawn(newSandboxProps(e.rt, sc, e.spec.sandboxes, spec, e.self))
+	e.setPhase(phaseStarting)
+}
+
+func (e *episodeActor) generate(c actor.Context) {
+	e.turnEnd = earliest(time.Now().Add(e.cfg.TurnTimeout), e.ledger.deadline)
+	e.setPhase(phaseGenerating)
+	c.Request(e.spec.inference, messages.GenerateRequest{Ref: e.spec.ref, Attempt: e.attempt, Turn: e.turn,
+		Task: e.spec.task, Transcript: e.transcript, Deadline: e.turnEnd})
+}
+
+func (e *episodeActor) onReply(c actor.Context, m messages.GenerateReply) {
+	if m.PolicyVersion != e.spec.ref.PolicyVersion {
+		e.ledger.stale++
+		e.failed(c, messages.Failure{Kind: messages.FailStale, Retryable: true,
+			Cause: fmt.Sprintf("reply from policy version %d, episode samples version %d", m.PolicyVersion, e.spec.ref.PolicyVersion)}, e.generate)
+		return
+	}
+	if e.expired {
+		e.finish(c, messages.StopTimeout)
+		return
+	}
+	cmd, ferr := swe.ParseCommand(m.Text)
+	t := messages.NewTurn(messages.Turn{Index: e.turn, PolicyVersion: m.PolicyVersion, Assistant: m.Text,
+		Command: cmd, FormatError: ferr, GenerateTime: m.Elapsed}, m.Tokens(), m.Logprobs())
+	switch {
+	case ferr != "":
+		t.Observation = ferr
+		e.endTurn(c, t)
+	case cmd == swe.SubmitCommand:
+		e.transcript = e.transcript.Append(t)
+		e.finish(c, messages.StopSubmit)
+	default:
+		e.pending = t
+		e.setPhase(phaseExecuting)
+		c.Send(e.sandbox, messages.ExecRequest{Ref: e.spec.ref, Attempt: e.attempt, Turn: e.turn, Command: cmd,
+			Deadline: earliest(time.Now().Add(e.cfg.CommandTimeout), e.turnEnd)})
+	}
+}
+
+func (e *episodeActor) endTurn(c actor.Context, t messages.Turn) {
+	e.transcript = e.transcript.Append(t)
+	e.turn++
+	switch {
+	case e.expired:
+		e.finish(c, messages.StopTimeout)
+	case e.turn >= e.cfg.TurnCap:
+		e.finish(c, messages.StopTurnCap)
+	default:
+		e.generate(c)
+	}
+}
+
+// finish ends the agent loop and reads the patch (graded whatever the stop reason: at
+// the turn cap and the deadline the current diff is the answer).
+func (e *episodeActor) finish(c actor.Context, stop messages.StopReason) {
+	e.stop = stop
+	e.setPhase(phaseDiffing)
+	c.Send(e.sandbox, messages.DiffRequest{Ref: e.spec.ref, Attempt: e.attempt, Deadline: time.Now().Add(e.cfg.DiffTimeout)})
+}
+
+func (e *episodeActor) grade(c actor.Context) {
+	e.gradeTry++
+	e.setPhase(phaseGrading)
+	c.Request(e.spec.graders, messages.GradeRequest{Ref: e.spec.ref, Attempt: e.attempt, Try: e.gradeTry,
+		Task: e.spec.task, Patch: e.patch, Deadline: time.Now().Add(e.cfg.GradeTimeout)})
+}
+
+func (e *episodeActor) graded(c actor.Context, m messages.GradeResult) {
+	r := swe.Reward(m.Resolved)
+	pen := swe.TurnPenalty(e.transcript.Len(), e.cfg.LengthThreshold, e.cfg.TurnCap)
+	e.send(c, messages.EpisodeRecord{Ref: e.spec.ref, Task: e.spec.task, Status: messages.Finished, Stop: e.stop,
+		Transcript: e.transcript, Patch: e.patch, Resolved: m.Resolved, Reward: r, TurnPenalty: pen, Final: r + pen})
+}
+
+// failed handles an expected infrastructure failure: retry within the budget after a
+// jittered backoff, or abandon the episode.
+func (e *episodeActor) failed(c actor.Context, f messages.Failure, retry func(actor.Context)) {
+	if !f.Retryable {
+		e.abandon(c, f)
+		return
+	}
+	e.ledger.retries++
+	if e.ledger.retries > e.cfg.RetryBudget {
+		f.Cause = fmt.Sprintf("%s (retry budget of %d spent)", f.Cause, e.cfg.RetryBudget)
+		e.abandon(c, f)
+		return
+	}
+	if e.expired {
+		f.Cause += " (episode deadline passed)"
+		e.abandon(c, f)
+		return
+	}
+	d := e.cfg.Backoff.Delay(e.ledger.retries, e.rng)
+	e.rt.Log.Debug("episode retrying", "ref", e.spec.ref, "failure", f.Error(), "retry", e.ledger.retries, "after", d)
+	e.setPhase(phaseBackoff)
+	e.retry = retry
+	e.timers = append(e.timers, e.rt.After(d, e.self, retryNow{seq: e.seq}))
+}
+
+func (e *episodeActor) onExpired(c actor.Context) {
+	e.expired = true
+	switch e.phase {
+	case phaseStarting, phaseBackoff:
+		e.abandon(c, messages.Failure{Kind: kindOfPhase(e.phase), Cause: "episode deadline passed while " + e.phase.String()})
+	case phaseGenerating, phaseExecuting:
+		// The call in flight has the episode deadline as its own; give it Grace to return.
+		e.timers = append(e.timers, e.rt.After(e.cfg.Grace, e.self, graceExpired{seq: e.seq}))
+	}
+	// Diffing and grading have their own deadlines.
+}
+
+func (e *episodeActor) abandon(c actor.Context, f messages.Failure) {
+	e.closeSandbox(c)
+	rec := messages.Abandon(e.spec.ref, e.spec.task, f)
+	rec.Transcript = e.transcript
+	e.send(c, rec)
+}
+
+func (e *episodeActor) send(c actor.Context, rec messages.EpisodeRecord) {
+	l := e.ledger
+	rec.Attempts, rec.Restarts, rec.Retries, rec.Stale = l.attempts, l.incarnations-1, l.retries, l.stale
+	rec.Duration = time.Since(l.begin)
+	e.setPhase(phaseDone)
+	e.stopTimers()
+	c.Send(e.spec.coordinator, rec)
+}
+
+func (e *episodeActor) closeSandbox(c actor.Context) {
+	if e.sandbox != nil {
+		c.Stop(e.sandbox)
+		e.sandbox = nil
+	}
+}
+
+func (e *episodeActor) setPhase(p phase) {
+	e.phase = p
+	e.seq++
+}
+
+func (e *episodeActor) stopTimers() {
+	for _, t := range e.timers {
+		t.Stop()
+	}
+	e.timers = nil
+}
+
+func kindOfPhase(p phase) messages.FailureKind {
+	switch p {
+	case phaseGenerating:
+		return messages.FailGenerate
+	case phaseGrading:
+		return messages.FailGrade
+	case phaseStarting:
+		return messages.FailSandboxStart
+	default:
+		return messages.FailSandboxDied
+	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,125 @@
+package actors
+
+import (
+	"context"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/swerl/swerl/messages"
+	"github.com/swerl/swerl/policy"
+)
+
+// inferenceActor serves the current policy version to every episode. Each request runs
+// in an owned goroutine (at most MaxInFlight at once, the rest queue in order) and is
+// answered straight to the episode. A request for another version than the one served
+// is answered with a non-retryable stale failure and counted.
+type inferenceActor struct {
+	rt     *Runtime
+	policy policy.Policy
+	served *servedVersion // outlives restarts of the actor
+	jobs   jobQueue
+	life   *lifetime
+	stale  int
+}
+
+// servedVersion is the policy version being served. It is shared by the successive
+// incarnations of one inference actor (never concurrently), so a restart does not
+// forget which version the barrier loaded.
+type servedVersion struct{ v int }
+
+type generationDone struct{}
+
+type policyLoadDone struct {
+	replyTo *actor.PID
+	msg     messages.PolicyLoaded
+}
+
+func newInferenceProps(rt *Runtime, p policy.Policy, maxInFlight, version int) *actor.Props {
+	served, life := &servedVersion{v: version}, newLifetime()
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &inferenceActor{rt: rt, policy: p, served: served, life: life, jobs: jobQueue{limit: maxInFlight}}
+	})
+}
+
+func (a *inferenceActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case messages.GenerateRequest:
+		if m.Ref.PolicyVersion != a.served.v {
+			a.stale++
+			c.Respond(messages.GenerateFailed{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
+				Failure: messages.Failure{Kind: messages.FailStale, Cause: "inference serves another policy version"}})
+			return
+		}
+		a.generate(c, m)
+	case generationDone:
+		a.jobs.done()
+	case messages.LoadPolicy:
+		a.load(c, m)
+	case policyLoadDone:
+		if m.msg.Err == "" {
+			a.served.v = m.msg.Version
+		}
+		c.Send(m.replyTo, m.msg)
+	case *actor.Stopping:
+		a.life.cancel()
+	case *actor.Started, *actor.Restarting:
+	case *actor.Stopped:
+	default:
+		a.rt.Log.Warn("inference: unknown message", "type", typeName(m))
+	}
+}
+
+func (a *inferenceActor) generate(c actor.Context, m messages.GenerateRequest) {
+	replyTo, self, ctx, version := c.Sender(), c.Self(), a.life.ctx, a.served.v
+	track := a.jobs.tracks()
+	a.jobs.submit(func() {
+		a.rt.Go(func() {
+			defer func() {
+				if track {
+					a.rt.Send(self, generationDone{})
+				}
+			}()
+			a.rt.Send(replyTo, callPolicy(ctx, a.policy, m, version))
+		}, func(p Panic) {
+			a.rt.Send(replyTo, messages.GenerateFailed{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
+				Failure: messages.Failure{Kind: messages.FailGenerate, Cause: "policy panicked: " + p.Error()}})
+			a.rt.Log.Error("policy panicked", "ref", m.Ref, "panic", p.Error(), "stack", p.Stack)
+		})
+	})
+}
+
+func callPolicy(ctx context.Context, p policy.Policy, m messages.GenerateRequest, version int) any {
+	gctx, cancel := context.WithDeadline(ctx, m.Deadline)
+	defer cancel()
+	begin := time.Now()
+	r, err := p.Generate(gctx, policy.Request{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
+		Task: m.Task, Transcript: m.Transcript, Version: version})
+	if err != nil {
+		return messages.GenerateFailed{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
+			Failure: messages.Failure{Kind: messages.FailGenerate, Retryable: policy.IsRetryable(err), Cause: err.Error()}}
+	}
+	return messages.NewGenerateReply(messages.GenerateReply{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
+		PolicyVersion: version, Text: r.Text, Elapsed: time.Since(begin)}, r.Tokens, r.Logprobs)
+}
+
+func (a *inferenceActor) load(c actor.Context, m messages.LoadPolicy) {
+	replyTo, self := c.Sender(), c.Self()
+	loader, ok := a.policy.(policy.Loader)
+	if !ok {
+		a.served.v = m.Version
+		c.Respond(messages.PolicyLoaded{Iteration: m.Iteration, Version: m.Version})
+		return
+	}
+	ctx := a.life.ctx
+	a.rt.Go(func() {
+		res := messages.PolicyLoaded{Iteration: m.Iteration, Version: m.Version}
+		if err := loader.Load(ctx, m.Version); err != nil {
+			res.Err = err.Error()
+		}
+		a.rt.Send(self, policyLoadDone{replyTo: replyTo, msg: res})
+	}, func(p Panic) {
+		a.rt.Send(self, policyLoadDone{replyTo: replyTo, msg: messages.PolicyLoaded{
+			Iteration: m.Iteration, Version: m.Version, Err: "policy loader panicked: " + p.Error()}})
+	})
+}

@@ -1,0 +1,147 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/swerl/swerl/messages"
+	"github.com/swerl/swerl/sandbox"
+)
+
+// SandboxConfig bounds the sandbox's own calls.
+type SandboxConfig struct {
+	StartTimeout time.Duration // creating the sandbox
+	CloseTimeout time.Duration // releasing it
+}
+
+// DefaultSandboxConfig: 5 minutes to start (an image may be built), 1 minute to close.
+func DefaultSandboxConfig() SandboxConfig {
+	return SandboxConfig{StartTimeout: 5 * time.Minute, CloseTimeout: time.Minute}
+}
+
+// sandboxActor owns one sandbox of one attempt. A worker goroutine starts the sandbox,
+// runs the episode's requests one at a time and replies straight to the episode; when
+// the actor stops (its episode ended or was stopped) the worker's context is cancelled,
+// the running command dies with it, and the worker closes the sandbox before it exits.
+type sandboxActor struct {
+	rt      *Runtime
+	cfg     SandboxConfig
+	factory sandbox.Factory
+	spec    sandbox.Spec
+	episode *actor.PID
+
+	cancel context.CancelFunc
+	work   chan any
+}
+
+func newSandboxProps(rt *Runtime, cfg SandboxConfig, f sandbox.Factory, spec sandbox.Spec, episode *actor.PID) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &sandboxActor{rt: rt, cfg: cfg, factory: f, spec: spec, episode: episode}
+	})
+}
+
+func (s *sandboxActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		var ctx context.Context
+		ctx, s.cancel = context.WithCancel(context.Background())
+		s.work = make(chan any, 2)
+		self := c.Self()
+		s.rt.Go(func() { s.run(ctx, s.work) }, func(p Panic) {
+			s.rt.Send(s.episode, messages.SandboxFailed{Ref: s.spec.Ref, Attempt: s.spec.Attempt,
+				Failure: messages.Failure{Kind: messages.FailSandboxDied, Retryable: true, Cause: "sandbox worker panicked: " + p.Error()}})
+			s.rt.Log.Error("sandbox worker panicked", "sandbox", self.Id, "panic", p.Error(), "stack", p.Stack)
+		})
+	case messages.ExecRequest, messages.DiffRequest:
+		select {
+		case s.work <- m:
+		default:
+			// The episode sends one request at a time; more is a protocol bug.
+			s.rt.Log.Error("sandbox busy: request dropped", "ref", s.spec.Ref, "message", typeName(m))
+		}
+	case *actor.Stopping, *actor.Restarting:
+		s.cancel()
+	case *actor.Stopped:
+	default:
+		s.rt.Log.Warn("sandbox: unknown message", "type", typeName(m))
+	}
+}
+
+func (s *sandboxActor) run(ctx context.Context, work <-chan any) {
+	ref, attempt := s.spec.Ref, s.spec.Attempt
+	begin := time.Now()
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.StartTimeout)
+	sb, err := s.factory.Start(sctx, s.spec)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			s.rt.Send(s.episode, messages.SandboxFailed{Ref: ref, Attempt: attempt,
+				Failure: messages.Failure{Kind: messages.FailSandboxStart, Retryable: true, Cause: err.Error()}})
+		}
+		return
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CloseTimeout)
+		defer cancel()
+		if err := sb.Close(cctx); err != nil {
+			s.rt.Log.Warn("sandbox close failed", "ref", ref, "attempt", attempt, "error", err)
+		}
+	}()
+	s.rt.Send(s.episode, messages.SandboxReady{Ref: ref, Attempt: attempt, Elapsed: time.Since(begin)})
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-work:
+			var reply any
+			switch m := m.(type) {
+			case messages.ExecRequest:
+				reply = s.exec(ctx, sb, m)
+			case messages.DiffRequest:
+				reply = s.diff(ctx, sb, m)
+			}
+			if ctx.Err() != nil {
+				return // the episode is gone; nobody waits for the reply
+			}
+			s.rt.Send(s.episode, reply)
+			if _, died := reply.(messages.SandboxFailed); died {
+				return
+			}
+		}
+	}
+}
+
+func (s *sandboxActor) exec(ctx context.Context, sb sandbox.Sandbox, m messages.ExecRequest) any {
+	ectx, cancel := context.WithDeadline(ctx, m.Deadline)
+	defer cancel()
+	begin := time.Now()
+	out, err := sb.Exec(ectx, m.Command)
+	elapsed := time.Since(begin)
+	res := messages.ExecResult{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn, Output: out.Text, ExitCode: out.ExitCode, Elapsed: elapsed}
+	switch {
+	case err == nil:
+		return res
+	case ctx.Err() == nil && errors.Is(ectx.Err(), context.DeadlineExceeded) && !errors.Is(err, sandbox.ErrDied):
+		res.TimedOut = true
+		res.Output += fmt.Sprintf("\n[command timed out after %s and was killed]", elapsed.Round(time.Millisecond))
+		return res
+	default:
+		return messages.SandboxFailed{Ref: m.Ref, Attempt: m.Attempt,
+			Failure: messages.Failure{Kind: messages.FailSandboxDied, Retryable: true, Cause: err.Error()}}
+	}
+}
+
+func (s *sandboxActor) diff(ctx context.Context, sb sandbox.Sandbox, m messages.DiffRequest) any {
+	dctx, cancel := context.WithDeadline(ctx, m.Deadline)
+	defer cancel()
+	patch, err := sb.Diff(dctx)
+	if err != nil {
+		return messages.SandboxFailed{Ref: m.Ref, Attempt: m.Attempt,
+			Failure: messages.Failure{Kind: messages.FailSandboxDied, Retryable: true, Cause: "diff: " + err.Error()}}
+	}
+	return messages.DiffResult{Ref: m.Ref, Attempt: m.Attempt, Patch: patch}
+}

@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/swerl/swerl/actors"
+	"github.com/swerl/swerl/internal/logging"
+	"github.com/swerl/swerl/messages"
+)
+
+// Result is what a run did, iteration by iteration.
+type Result struct {
+	Iterations []actors.IterationReport
+}
+
+// Records returns every terminal record of the run, in order.
+func (r Result) Records() []messages.EpisodeRecord {
+	var out []messages.EpisodeRecord
+	for _, it := range r.Iterations {
+		out = append(out, it.Records...)
+	}
+	return out
+}
+
+// Run trains for cfg.Iterations synchronous iterations. When ctx is cancelled (SIGINT,
+// SIGTERM) it stops taking work, stops the in-flight episodes (each is recorded as
+// abandoned: cancelled), keeps every finished record, and returns ctx's error with the
+// partial result. Like http.Server.Shutdown, Run returns only after every actor, owned
+// goroutine, timer and sandbox of the run is gone.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(logging.SlogHandler(log.Named("protoactor"), slog.LevelWarn))
+	}))
+	rt := actors.NewRuntime(system, log)
+	col := &collector{done: make(chan struct{}), cfg: cfg}
+	gc := actors.GuardianConfig{
+		Coordinator: actors.CoordinatorConfig{
+			Iterations: cfg.Iterations, TasksPerIteration: cfg.TasksPerIteration, GroupSize: cfg.GroupSize,
+			Seed: cfg.Seed, Tasks: cfg.Tasks, StartVersion: cfg.StartVersion,
+			Filter: cfg.Filter, Advantage: cfg.Advantage, MaxConcurrentEpisodes: cfg.MaxConcurrentEpisodes,
+			LearnerResend: cfg.LearnerResend, Episode: cfg.Episode, EpisodeSupervision: cfg.EpisodeSupervision,
+			EpisodeMiddleware: cfg.EpisodeMiddleware,
+		},
+		MaxInFlightGenerations: cfg.MaxInFlightGenerations,
+		GraderConcurrency:      cfg.GraderConcurrency,
+		Supervision:            cfg.Supervision,
+	}
+	comp := actors.Components{Policy: cfg.Policy, Trainer: cfg.Trainer, Sandboxes: cfg.Sandboxes, Grader: cfg.Grader}
+	guardian := system.Root.Spawn(actors.NewGuardianProps(rt, gc, comp, col))
+
+	select {
+	case <-col.done:
+	case <-ctx.Done():
+		log.Info("run cancelled: stopping in-flight episodes", "cause", context.Cause(ctx))
+		system.Root.Send(guardian, actors.Shutdown{})
+		<-col.done
+	}
+	stopTree(system, guardian, log)
+	rt.Wait()
+	system.Shutdown()
+
+	res, err := col.result()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return res, err
+}
+
+// stopTree stops the guardian and with it every actor, and waits until all are gone.
+// Actors stop quickly (their blocking work is in owned goroutines, which Run waits for
+// next); the future's timeout only guards against a bug.
+func stopTree(system *actor.ActorSystem, guardian *actor.PID, log hclog.Logger) {
+	if err := system.Root.StopFuture(guardian).Wait(); err != nil {
+		log.Error("actor tree did not stop in time", "error", err)
+	}
+}
+
+// collector is the coordinator's Reporter: it keeps the reports and wakes Run.
+type collector struct {
+	cfg  Config
+	mu   sync.Mutex
+	res  Result
+	err  error
+	once sync.Once
+	done chan struct{}
+}
+
+func (c *collector) Record(r messages.EpisodeRecord) {
+	if c.cfg.OnRecord != nil {
+		c.cfg.OnRecord(r)
+	}
+}
+
+func (c *collector) Iteration(r actors.IterationReport) {
+	c.mu.Lock()
+	c.res.Iterations = append(c.res.Iterations, r)
+	c.mu.Unlock()
+	if c.cfg.OnIteration != nil {
+		c.cfg.OnIteration(r)
+	}
+}
+
+func (c *collector) Done(err error) {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.err = err
+		c.mu.Unlock()
+		close(c.done)
+	})
+}
+
+func (c *collector) result() (Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.res, c.err
+}
