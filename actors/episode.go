@@ -78,7 +78,7 @@ const (
 	phaseDiffing                 // waiting for the patch
 	phaseGrading                 // waiting for the grader
 	phaseBackoff                 // waiting to retry after an infrastructure failure
-	phaseDone                    // the terminal record is sent
+	phaseDone                    // the terminal record is sent, or this incarnation was replaced
 )
 
 var phaseNames = [...]string{"starting", "generating", "executing", "diffing", "grading", "backoff", "done"}
@@ -222,7 +222,13 @@ func (e *episodeActor) Receive(c actor.Context) {
 		if m.seq == e.seq && e.phase == phaseBackoff {
 			e.retry(c)
 		}
-	case *actor.Stopping, *actor.Restarting:
+	case *actor.Restarting:
+		// This incarnation is finished: the next one takes over from the ledger. The
+		// Terminated of our sandbox (stopped by the restart) still reaches us and must
+		// not count as a sandbox failure.
+		e.stopTimers()
+		e.phase = phaseDone
+	case *actor.Stopping:
 		e.stopTimers()
 	case *actor.Stopped:
 	default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/go-hclog"
@@ -28,6 +29,9 @@ func (r Result) Records() []messages.EpisodeRecord {
 	return out
 }
 
+// deadLetterThrottle is Proto.Actor's dead-letter log interval for swerl's systems.
+const deadLetterThrottle = 100 * time.Millisecond
+
 // Run trains for cfg.Iterations synchronous iterations. When ctx is cancelled (SIGINT,
 // SIGTERM) it stops taking work, stops the in-flight episodes (each is recorded as
 // abandoned: cancelled), keeps every finished record, and returns ctx's error with the
@@ -42,9 +46,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(logging.SlogHandler(log.Named("protoactor"), slog.LevelWarn))
-	}))
+	system := actor.NewActorSystem(
+		actor.WithDeadLetterThrottleInterval(deadLetterThrottle),
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+			return slog.New(logging.SlogHandler(log.Named("protoactor"), slog.LevelWarn))
+		}))
 	rt := actors.NewRuntime(system, log)
 	col := &collector{done: make(chan struct{}), cfg: cfg}
 	gc := actors.GuardianConfig{
@@ -72,6 +78,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	stopTree(system, guardian, log)
 	rt.Wait()
 	system.Shutdown()
+	// Proto.Actor's dead-letter log throttle keeps a goroutine for one interval after
+	// the last dead letter; wait it out so that nothing of the run outlives Run.
+	time.Sleep(deadLetterThrottle)
 
 	res, err := col.result()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {

@@ -2,6 +2,7 @@ package actorstest
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
-	w.t.Log(string(p))
+	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
 
