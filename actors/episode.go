@@ -298,8 +298,8 @@ func (e *episodeActor) onReply(c actor.Context, m messages.GenerateReply) {
 		return
 	}
 	cmd, ferr := swe.ParseCommand(m.Text)
-	t := messages.NewTurn(messages.Turn{Index: e.turn, PolicyVersion: m.PolicyVersion, Assistant: m.Text,
-		Command: cmd, FormatError: ferr, GenerateTime: m.Elapsed}, m.Tokens(), m.Logprobs())
+	t := messages.TurnFrom(messages.Turn{Index: e.turn, PolicyVersion: m.PolicyVersion, Assistant: m.Text,
+		Command: cmd, FormatError: ferr, GenerateTime: m.Elapsed}, m)
 	switch {
 	case ferr != "":
 		t.Observation = ferr

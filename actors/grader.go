@@ -10,22 +10,21 @@ import (
 	"github.com/swerl/swerl/swe"
 )
 
-// gradersActor is the grader pool: each GradeRequest runs in an owned goroutine, at
-// most Concurrency at once, and is answered straight to the episode. A verdict of "not
+// gradersActor is the grader pool: each GradeRequest runs on the actor's worker pool,
+// at most Concurrency at once, and is answered straight to the episode. A verdict of "not
 // resolved" is a GradeResult; only a grader that could not judge sends GradeFailed.
 type gradersActor struct {
 	rt     *Runtime
 	grader swe.Grader
-	jobs   jobQueue
+	pool   *workerPool
 	life   *lifetime
 }
 
-type gradeDone struct{}
-
 func newGradersProps(rt *Runtime, g swe.Grader, concurrency int) *actor.Props {
 	life := newLifetime()
+	pool := newWorkerPool(rt, life.ctx, concurrency)
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &gradersActor{rt: rt, grader: g, life: life, jobs: jobQueue{limit: concurrency}}
+		return &gradersActor{rt: rt, grader: g, life: life, pool: pool}
 	})
 }
 
@@ -33,8 +32,6 @@ func (a *gradersActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case messages.GradeRequest:
 		a.grade(c, m)
-	case gradeDone:
-		a.jobs.done()
 	case *actor.Stopping:
 		a.life.cancel()
 	case *actor.Started, *actor.Restarting:
@@ -45,32 +42,24 @@ func (a *gradersActor) Receive(c actor.Context) {
 }
 
 func (a *gradersActor) grade(c actor.Context, m messages.GradeRequest) {
-	replyTo, self, ctx := c.Sender(), c.Self(), a.life.ctx
-	track := a.jobs.tracks()
+	replyTo := c.Sender()
 	failed := func(cause string) messages.GradeFailed {
 		return messages.GradeFailed{Ref: m.Ref, Attempt: m.Attempt, Try: m.Try,
 			Failure: messages.Failure{Kind: messages.FailGrade, Retryable: true, Cause: cause}}
 	}
-	a.jobs.submit(func() {
-		a.rt.Go(func() {
-			defer func() {
-				if track {
-					a.rt.Send(self, gradeDone{})
-				}
-			}()
-			gctx, cancel := context.WithDeadline(ctx, m.Deadline)
-			defer cancel()
-			begin := time.Now()
-			v, err := a.grader.Grade(gctx, m)
-			if err != nil {
-				a.rt.Send(replyTo, failed(err.Error()))
-				return
-			}
-			a.rt.Send(replyTo, messages.GradeResult{Ref: m.Ref, Attempt: m.Attempt, Try: m.Try,
-				Resolved: v.Resolved, Detail: v.Detail, Elapsed: time.Since(begin)})
-		}, func(p Panic) {
-			a.rt.Send(replyTo, failed("grader panicked: "+p.Error()))
-			a.rt.Log.Error("grader panicked", "ref", m.Ref, "panic", p.Error(), "stack", p.Stack)
-		})
+	a.pool.submit(func(ctx context.Context) {
+		gctx, cancel := context.WithDeadline(ctx, m.Deadline)
+		defer cancel()
+		begin := time.Now()
+		v, err := a.grader.Grade(gctx, m)
+		if err != nil {
+			a.rt.Send(replyTo, failed(err.Error()))
+			return
+		}
+		a.rt.Send(replyTo, messages.GradeResult{Ref: m.Ref, Attempt: m.Attempt, Try: m.Try,
+			Resolved: v.Resolved, Detail: v.Detail, Elapsed: time.Since(begin)})
+	}, func(p Panic) {
+		a.rt.Send(replyTo, failed("grader panicked: "+p.Error()))
+		a.rt.Log.Error("grader panicked", "ref", m.Ref, "panic", p.Error(), "stack", p.Stack)
 	})
 }

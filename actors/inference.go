@@ -11,14 +11,14 @@ import (
 )
 
 // inferenceActor serves the current policy version to every episode. Each request runs
-// in an owned goroutine (at most MaxInFlight at once, the rest queue in order) and is
-// answered straight to the episode. A request for another version than the one served
+// on the actor's worker pool (at most MaxInFlight at once, the rest queue in order)
+// and is answered straight to the episode. A request for another version than the one served
 // is answered with a non-retryable stale failure and counted.
 type inferenceActor struct {
 	rt     *Runtime
 	policy policy.Policy
 	served *servedVersion // outlives restarts of the actor
-	jobs   jobQueue
+	pool   *workerPool
 	life   *lifetime
 	stale  int
 }
@@ -28,8 +28,6 @@ type inferenceActor struct {
 // forget which version the barrier loaded.
 type servedVersion struct{ v int }
 
-type generationDone struct{}
-
 type policyLoadDone struct {
 	replyTo *actor.PID
 	msg     messages.PolicyLoaded
@@ -37,8 +35,9 @@ type policyLoadDone struct {
 
 func newInferenceProps(rt *Runtime, p policy.Policy, maxInFlight, version int) *actor.Props {
 	served, life := &servedVersion{v: version}, newLifetime()
+	pool := newWorkerPool(rt, life.ctx, maxInFlight)
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &inferenceActor{rt: rt, policy: p, served: served, life: life, jobs: jobQueue{limit: maxInFlight}}
+		return &inferenceActor{rt: rt, policy: p, served: served, life: life, pool: pool}
 	})
 }
 
@@ -52,8 +51,6 @@ func (a *inferenceActor) Receive(c actor.Context) {
 			return
 		}
 		a.generate(c, m)
-	case generationDone:
-		a.jobs.done()
 	case messages.LoadPolicy:
 		a.load(c, m)
 	case policyLoadDone:
@@ -71,21 +68,13 @@ func (a *inferenceActor) Receive(c actor.Context) {
 }
 
 func (a *inferenceActor) generate(c actor.Context, m messages.GenerateRequest) {
-	replyTo, self, ctx, version := c.Sender(), c.Self(), a.life.ctx, a.served.v
-	track := a.jobs.tracks()
-	a.jobs.submit(func() {
-		a.rt.Go(func() {
-			defer func() {
-				if track {
-					a.rt.Send(self, generationDone{})
-				}
-			}()
-			a.rt.Send(replyTo, callPolicy(ctx, a.policy, m, version))
-		}, func(p Panic) {
-			a.rt.Send(replyTo, messages.GenerateFailed{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
-				Failure: messages.Failure{Kind: messages.FailGenerate, Cause: "policy panicked: " + p.Error()}})
-			a.rt.Log.Error("policy panicked", "ref", m.Ref, "panic", p.Error(), "stack", p.Stack)
-		})
+	replyTo, version := c.Sender(), a.served.v
+	a.pool.submit(func(ctx context.Context) {
+		a.rt.Send(replyTo, callPolicy(ctx, a.policy, m, version))
+	}, func(p Panic) {
+		a.rt.Send(replyTo, messages.GenerateFailed{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
+			Failure: messages.Failure{Kind: messages.FailGenerate, Cause: "policy panicked: " + p.Error()}})
+		a.rt.Log.Error("policy panicked", "ref", m.Ref, "panic", p.Error(), "stack", p.Stack)
 	})
 }
 

@@ -1,47 +1,106 @@
 package actors
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+)
 
-// jobQueue caps the number of jobs an actor has in flight. It is owned by one actor
-// and used only inside its Receive. A limit of 0 means no cap.
-type jobQueue struct {
-	limit   int
-	running int
-	waiting []func()
+// workerPool runs an actor's blocking jobs on long-lived goroutines owned by the
+// runtime. A job goes to an idle worker if there is one; otherwise a new worker starts,
+// up to limit (0: no limit); past the limit jobs wait in order. Workers live until the
+// pool's context ends, so a busy actor pays no goroutine start (and stack growth) per
+// job, and each worker derives per-job deadlines from a context of its own rather than
+// contending on one shared parent.
+//
+// submit never blocks and may be called from Receive. The pool outlives restarts of
+// its owner (it is built with the actor's props) and ends with its context.
+type workerPool struct {
+	rt    *Runtime
+	ctx   context.Context
+	limit int
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   []job
 	head    int
+	workers int
+	idle    int
+	closed  bool
 }
 
-// submit starts job now if a slot is free, or queues it.
-func (q *jobQueue) submit(job func()) {
-	if q.limit <= 0 || q.running < q.limit {
-		q.running++
-		job()
-		return
-	}
-	q.waiting = append(q.waiting, job)
+// job is one unit of work. run gets the worker's context; a panic in run is
+// recovered and passed to onPanic, and the worker goes on.
+type job struct {
+	run     func(ctx context.Context)
+	onPanic func(Panic)
 }
 
-// done frees the slot of a finished job and starts the next waiting one.
-func (q *jobQueue) done() {
-	if q.running > 0 { // a restarted owner may hear of jobs its predecessor started
-		q.running--
+func newWorkerPool(rt *Runtime, ctx context.Context, limit int) *workerPool {
+	p := &workerPool{rt: rt, ctx: ctx, limit: limit}
+	p.cond = sync.NewCond(&p.mu)
+	rt.wg.Add(1)
+	context.AfterFunc(ctx, func() {
+		defer rt.wg.Done()
+		p.mu.Lock()
+		p.closed = true
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	return p
+}
+
+func (p *workerPool) submit(run func(ctx context.Context), onPanic func(Panic)) {
+	p.mu.Lock()
+	p.queue = append(p.queue, job{run: run, onPanic: onPanic})
+	spawn := false
+	if pending := len(p.queue) - p.head; pending > p.idle && (p.limit <= 0 || p.workers < p.limit) {
+		p.workers++
+		spawn = true
+	} else if p.idle > 0 {
+		p.cond.Signal()
 	}
-	if q.head < len(q.waiting) {
-		job := q.waiting[q.head]
-		q.waiting[q.head] = nil
-		q.head++
-		if q.head == len(q.waiting) {
-			q.waiting, q.head = q.waiting[:0], 0
+	p.mu.Unlock()
+	if spawn {
+		p.rt.Go(p.work, nil)
+	}
+}
+
+func (p *workerPool) work() {
+	ctx, cancel := context.WithCancel(p.ctx)
+	defer cancel()
+	p.mu.Lock()
+	for {
+		for p.head == len(p.queue) && !p.closed {
+			p.idle++
+			p.cond.Wait()
+			p.idle--
 		}
-		q.running++
-		job()
+		if p.closed {
+			p.workers--
+			p.mu.Unlock()
+			return
+		}
+		j := p.queue[p.head]
+		p.queue[p.head] = job{}
+		p.head++
+		if p.head == len(p.queue) {
+			p.queue, p.head = p.queue[:0], 0
+		}
+		p.mu.Unlock()
+		p.runJob(ctx, j)
+		p.mu.Lock()
 	}
 }
 
-// queued is the number of jobs waiting for a slot.
-func (q *jobQueue) queued() int { return len(q.waiting) - q.head }
-
-// tracks reports whether finished jobs must call done (only when capped).
-func (q *jobQueue) tracks() bool { return q.limit > 0 }
+func (p *workerPool) runJob(ctx context.Context, j job) {
+	defer func() {
+		if v := recover(); v != nil {
+			j.onPanic(Panic{Value: v, Stack: string(debug.Stack())})
+		}
+	}()
+	j.run(ctx)
+}
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }

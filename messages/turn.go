@@ -29,6 +29,13 @@ func NewTurn(t Turn, tokens []int32, logprobs []float32) Turn {
 	return t
 }
 
+// TurnFrom builds a turn carrying the reply's tokens and log-probs. Both values are
+// immutable, so they share the slices instead of copying them.
+func TurnFrom(t Turn, r GenerateReply) Turn {
+	t.tokens, t.logprobs = r.tokens, r.logprobs
+	return t
+}
+
 // NumTokens is the number of assistant tokens of the turn.
 func (t Turn) NumTokens() int { return len(t.tokens) }
 
