@@ -63,9 +63,18 @@ func DefaultConfig() Config {
 		Filter:             dapo.GroupFilter{On: dapo.FilterOutcome},
 		Advantage:          dapo.DefaultAdvantage(),
 		LearnerResend:      30 * time.Second,
-		Supervision:        actors.DefaultSupervision(),
+		Supervision:        coreSupervision(),
 		EpisodeSupervision: actors.DefaultSupervision(),
 	}
+}
+
+// coreSupervision restarts the learner, inference, graders and coordinator at most 3
+// times in 10 minutes: long enough that a learner panicking on every resent batch
+// (every LearnerResend) is stopped, and the run fails, instead of looping.
+func coreSupervision() actors.Supervision {
+	s := actors.DefaultSupervision()
+	s.Window = 10 * time.Minute
+	return s
 }
 
 // withDefaults fills zero fields from DefaultConfig.

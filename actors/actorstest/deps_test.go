@@ -1,0 +1,11 @@
+package actorstest
+
+import (
+	"testing"
+
+	"github.com/swerl/swerl/internal/deptest"
+)
+
+func TestImportDirection(t *testing.T) {
+	deptest.Forbid(t, deptest.Engine, deptest.Cmd, deptest.Docker)
+}
