@@ -161,8 +161,8 @@ func (e *episodeActor) Receive(c actor.Context) {
 		if !e.current(m.Attempt, m.Turn) || e.phase != phaseGenerating {
 			return
 		}
-		if e.expired {
-			e.finish(c, messages.StopTimeout)
+		if e.pastDeadline() {
+			e.finish(c, messages.StopTimeout) // the call ended because the episode's time is up
 			return
 		}
 		e.failed(c, m.Failure, e.generate)
@@ -293,7 +293,7 @@ func (e *episodeActor) onReply(c actor.Context, m messages.GenerateReply) {
 			Cause: fmt.Sprintf("reply from policy version %d, episode samples version %d", m.PolicyVersion, e.spec.ref.PolicyVersion)}, e.generate)
 		return
 	}
-	if e.expired {
+	if e.pastDeadline() {
 		e.finish(c, messages.StopTimeout)
 		return
 	}
@@ -319,7 +319,7 @@ func (e *episodeActor) endTurn(c actor.Context, t messages.Turn) {
 	e.transcript = e.transcript.Append(t)
 	e.turn++
 	switch {
-	case e.expired:
+	case e.pastDeadline():
 		e.finish(c, messages.StopTimeout)
 	case e.turn >= e.cfg.TurnCap:
 		e.finish(c, messages.StopTurnCap)
@@ -363,7 +363,7 @@ func (e *episodeActor) failed(c actor.Context, f messages.Failure, retry func(ac
 		e.abandon(c, f)
 		return
 	}
-	if e.expired {
+	if e.pastDeadline() {
 		f.Cause += " (episode deadline passed)"
 		e.abandon(c, f)
 		return
@@ -373,6 +373,13 @@ func (e *episodeActor) failed(c actor.Context, f messages.Failure, retry func(ac
 	e.setPhase(phaseBackoff)
 	e.retry = retry
 	e.timers = append(e.timers, e.rt.After(d, e.self, retryNow{seq: e.seq}))
+}
+
+// pastDeadline reports whether the episode's wall clock has run out. The clock is
+// read as well as the timer's flag: a call cut off by the same deadline may report
+// before the timer's message arrives.
+func (e *episodeActor) pastDeadline() bool {
+	return e.expired || !time.Now().Before(e.ledger.deadline)
 }
 
 func (e *episodeActor) onExpired(c actor.Context) {

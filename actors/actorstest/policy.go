@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,11 +48,7 @@ func (p *FakePolicy) Calls() int64 { return p.calls.Load() }
 func (p *FakePolicy) Versions() map[int]int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := map[int]int64{}
-	for k, v := range p.versions {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(p.versions)
 }
 
 // Generate implements policy.Policy.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -75,11 +76,7 @@ func (t *FakeTrainer) Train(ctx context.Context, b messages.TrainBatch) (message
 func (t *FakeTrainer) Trained() map[int]int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := map[int]int{}
-	for k, v := range t.trained {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(t.trained)
 }
 
 // Panics is the number of injected panics that fired.
