@@ -194,23 +194,13 @@ func (e *episodeActor) Receive(c actor.Context) {
 		e.failed(c, messages.Failure{Kind: messages.FailSandboxDied, Retryable: true,
 			Cause: "sandbox actor stopped unexpectedly"}, e.newAttempt)
 	case messages.GradeResult:
-		if !e.current(m.Attempt, -1) {
-			return
+		if e.currentGrade(m.Attempt, m.Try) {
+			e.graded(c, m)
 		}
-		if m.Try != e.gradeTry || e.phase != phaseGrading {
-			e.ledger.stale++
-			return
-		}
-		e.graded(c, m)
 	case messages.GradeFailed:
-		if !e.current(m.Attempt, -1) {
-			return
+		if e.currentGrade(m.Attempt, m.Try) {
+			e.failed(c, m.Failure, e.grade)
 		}
-		if m.Try != e.gradeTry || e.phase != phaseGrading {
-			e.ledger.stale++
-			return
-		}
-		e.failed(c, m.Failure, e.grade)
 	case episodeExpired:
 		e.onExpired(c)
 	case graceExpired:
@@ -244,6 +234,19 @@ func (e *episodeActor) current(attempt, turn int) bool {
 	}
 	e.ledger.stale++
 	return false
+}
+
+// currentGrade reports whether a grader reply answers the grading try in flight;
+// anything else is stale: dropped and counted.
+func (e *episodeActor) currentGrade(attempt, try int) bool {
+	if !e.current(attempt, -1) {
+		return false
+	}
+	if try != e.gradeTry || e.phase != phaseGrading {
+		e.ledger.stale++
+		return false
+	}
+	return true
 }
 
 func (e *episodeActor) start(c actor.Context) {
