@@ -111,6 +111,7 @@ type episodeActor struct {
 	turn       int
 	turnEnd    time.Time
 	pending    messages.Turn // the turn whose command is running
+	prompt     string        // the scaffold's last prompt line
 	stop       messages.StopReason
 	expired    bool
 	patch      string
@@ -151,6 +152,7 @@ func (e *episodeActor) Receive(c actor.Context) {
 		if !e.current(m.Attempt, -1) || e.phase != phaseStarting {
 			return
 		}
+		e.prompt = m.Prompt
 		e.generate(c)
 	case messages.GenerateReply:
 		if !e.current(m.Attempt, m.Turn) || e.phase != phaseGenerating {
@@ -172,6 +174,9 @@ func (e *episodeActor) Receive(c actor.Context) {
 		}
 		t := e.pending
 		t.Observation, t.ExitCode, t.TimedOut, t.ExecTime = m.Output, m.ExitCode, m.TimedOut, m.Elapsed
+		if m.Prompt != "" {
+			e.prompt = m.Prompt
+		}
 		e.endTurn(c, t)
 	case messages.DiffResult:
 		if !e.current(m.Attempt, -1) || e.phase != phaseDiffing {
@@ -306,6 +311,9 @@ func (e *episodeActor) onReply(c actor.Context, m messages.GenerateReply) {
 	switch {
 	case ferr != "":
 		t.Observation = ferr
+		if e.prompt != "" {
+			t.Observation += "\n" + e.prompt // nothing ran: the prompt line is unchanged
+		}
 		e.endTurn(c, t)
 	case cmd == swe.SubmitCommand:
 		e.transcript = e.transcript.Append(t)

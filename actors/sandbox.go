@@ -80,7 +80,7 @@ func (s *sandboxActor) run(ctx context.Context, work <-chan any) {
 	if err != nil {
 		if ctx.Err() == nil {
 			s.rt.Send(s.episode, messages.SandboxFailed{Ref: ref, Attempt: attempt,
-				Failure: messages.Failure{Kind: messages.FailSandboxStart, Retryable: true, Cause: err.Error()}})
+				Failure: messages.Failure{Kind: messages.FailSandboxStart, Retryable: !errors.Is(err, sandbox.ErrPermanent), Cause: err.Error()}})
 		}
 		return
 	}
@@ -91,7 +91,7 @@ func (s *sandboxActor) run(ctx context.Context, work <-chan any) {
 			s.rt.Log.Warn("sandbox close failed", "ref", ref, "attempt", attempt, "error", err)
 		}
 	}()
-	s.rt.Send(s.episode, messages.SandboxReady{Ref: ref, Attempt: attempt, Elapsed: time.Since(begin)})
+	s.rt.Send(s.episode, messages.SandboxReady{Ref: ref, Attempt: attempt, Elapsed: time.Since(begin), Prompt: promptOf(sb)})
 	for {
 		select {
 		case <-ctx.Done():
@@ -121,7 +121,8 @@ func (s *sandboxActor) exec(ctx context.Context, sb sandbox.Sandbox, m messages.
 	begin := time.Now()
 	out, err := sb.Exec(ectx, m.Command)
 	elapsed := time.Since(begin)
-	res := messages.ExecResult{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn, Output: out.Text, ExitCode: out.ExitCode, Elapsed: elapsed}
+	res := messages.ExecResult{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn, Output: out.Text, ExitCode: out.ExitCode,
+		TimedOut: out.TimedOut, Elapsed: elapsed, Prompt: promptOf(sb)}
 	switch {
 	case err == nil:
 		return res
@@ -139,9 +140,21 @@ func (s *sandboxActor) diff(ctx context.Context, sb sandbox.Sandbox, m messages.
 	dctx, cancel := context.WithDeadline(ctx, m.Deadline)
 	defer cancel()
 	patch, err := sb.Diff(dctx)
+	if errors.Is(err, sandbox.ErrNoRepository) {
+		// The agent destroyed the repository: its answer is the empty patch.
+		return messages.DiffResult{Ref: m.Ref, Attempt: m.Attempt, Patch: ""}
+	}
 	if err != nil {
 		return messages.SandboxFailed{Ref: m.Ref, Attempt: m.Attempt,
 			Failure: messages.Failure{Kind: messages.FailSandboxDied, Retryable: true, Cause: "diff: " + err.Error()}}
 	}
 	return messages.DiffResult{Ref: m.Ref, Attempt: m.Attempt, Patch: patch}
+}
+
+// promptOf returns the scaffold's prompt line, if sb has one.
+func promptOf(sb sandbox.Sandbox) string {
+	if p, ok := sb.(sandbox.Prompter); ok {
+		return p.Prompt()
+	}
+	return ""
 }

@@ -55,6 +55,7 @@ type SandboxReady struct {
 	Ref     EpisodeRef
 	Attempt int
 	Elapsed time.Duration
+	Prompt  string // the scaffold's prompt line, "" without a scaffold
 }
 
 // SandboxFailed reports that the sandbox of Attempt could not start or died.
@@ -83,6 +84,7 @@ type ExecResult struct {
 	ExitCode int
 	TimedOut bool
 	Elapsed  time.Duration
+	Prompt   string // the scaffold's prompt line after the command
 }
 
 // DiffRequest asks the sandbox for the patch of the working tree (the episode's answer).

@@ -9,29 +9,61 @@ import (
 )
 
 // Spec says which sandbox to start: the task's repository for one attempt of one
-// episode. Backends use Ref and Attempt to label what they create.
+// episode. Backends use Ref and Attempt to label what they create; Purpose tells an
+// agent's sandbox from a grader's.
 type Spec struct {
 	Task    messages.TaskRef
 	Ref     messages.EpisodeRef
 	Attempt int
+	Purpose Purpose
 }
 
-// Output is what one command produced.
+// Purpose says who uses a sandbox.
+type Purpose string
+
+const (
+	ForAgent Purpose = ""      // the episode's working copy
+	ForGrade Purpose = "grade" // a fresh copy the grader applies patches to
+)
+
+// Output is what one command produced. Text is capped by the backend (see Cap) and by
+// the scaffold; ExitCode is the shell's status (-1 when it was killed).
 type Output struct {
 	Text     string
 	ExitCode int
+	// TimedOut is set by layers that turn an expired deadline into an observation
+	// (the scaffold) instead of returning the context's error.
+	TimedOut bool
 }
 
 // Sandbox runs one episode's commands. Calls are not concurrent: the engine sends one
-// command at a time. Exec honours ctx: when the context ends first it returns
+// command at a time. Every method honours ctx: when the context ends first it returns
 // context.DeadlineExceeded or context.Canceled (wrapped or not), and the command is
-// gone. Any other error means the sandbox itself is broken (see Died).
+// gone with all its children. Any other error from Exec or Diff means the sandbox
+// itself is broken (see Died); ReadFile and WriteFile report a missing or unreadable
+// file as an ordinary error wrapping fs.ErrNotExist or fs.ErrPermission.
 type Sandbox interface {
+	// Root is the repository's directory inside the sandbox (the starting directory
+	// of every command).
+	Root() string
+	// Exec runs command with bash in Root and returns its combined output.
 	Exec(ctx context.Context, command string) (Output, error)
-	// Diff returns the patch of the working tree against the task's base commit.
+	// ReadFile returns at most limit bytes of the file at path (relative paths are
+	// taken from Root) and an error wrapping ErrTooLarge when the file is longer.
+	ReadFile(ctx context.Context, path string, limit int64) ([]byte, error)
+	// WriteFile replaces (or creates, with its parent directories) the file at path.
+	WriteFile(ctx context.Context, path string, data []byte) error
+	// Diff returns the patch of the working tree against the task's base commit
+	// (`git diff` with new files included), "" when nothing changed.
 	Diff(ctx context.Context) (string, error)
 	// Close releases everything the sandbox holds. It is called exactly once.
 	Close(ctx context.Context) error
+}
+
+// Prompter is implemented by sandboxes that end each observation with a prompt line
+// (the scaffold); Prompt returns the current one.
+type Prompter interface {
+	Prompt() string
 }
 
 // Factory starts sandboxes. Start may be called concurrently.
@@ -42,5 +74,35 @@ type Factory interface {
 // ErrDied marks an error after which the sandbox cannot be used again.
 var ErrDied = errors.New("sandbox died")
 
+// ErrPermanent marks a Start error that no retry can fix (a task image that is not
+// there, a task the backend cannot run): the episode is abandoned at once.
+var ErrPermanent = errors.New("permanent")
+
+// ErrTooLarge is returned by ReadFile for a file longer than its limit.
+var ErrTooLarge = errors.New("file too large")
+
 // Died wraps cause so that errors.Is(err, ErrDied) holds.
 func Died(cause error) error { return fmt.Errorf("%w: %w", ErrDied, cause) }
+
+// ErrNoRepository is returned by Diff when the agent has destroyed the repository
+// (deleted it, or its .git): an outcome of the episode, graded as an empty patch, not
+// a broken sandbox.
+var ErrNoRepository = errors.New("repository gone from the sandbox")
+
+// Workspace is what a backend needs to know to start a task's sandbox.
+type Workspace struct {
+	// Image is the task's own container image (SWE-rebench docker_image) holding the
+	// repository at ImageRoot; "" means the backend's base image plus Checkout.
+	Image     string
+	ImageRoot string // default /testbed
+	// Checkout is a host directory holding the repository (with .git) at BaseCommit.
+	// Backends copy it and never write to it.
+	Checkout   string
+	BaseCommit string
+}
+
+// Resolver maps a task to its workspace. Implementations prepare checkouts once per
+// task and may be called concurrently.
+type Resolver interface {
+	Resolve(ctx context.Context, task messages.TaskRef) (Workspace, error)
+}

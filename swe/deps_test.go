@@ -7,5 +7,5 @@ import (
 )
 
 func TestImportDirection(t *testing.T) {
-	deptest.OnlyStdlib(t, deptest.Module+"/swe", deptest.Module+"/messages")
+	deptest.OnlyStdlib(t, deptest.Module+"/swe", deptest.Module+"/messages", deptest.Module+"/sandbox")
 }

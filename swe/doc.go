@@ -1,4 +1,7 @@
-// Package swe holds the software-engineering task domain that is independent of how
-// episodes are scheduled: the scaffold's command-block parsing, the turn-count length
-// penalty, and the Grader contract. It never imports actors, Proto.Actor or Docker.
+// Package swe holds the software-engineering task domain, independent of how episodes
+// are scheduled: SWE-bench / SWE-rebench task files (LoadTasks), the scaffold (system
+// prompt, command-block parsing, the SWE-agent tools as a Session over any sandbox,
+// the prompt line, the observation cap), test commands per task (TestSpec), test-log
+// parsers, the resolved rule, the grader (TestGrader), and the turn-count length
+// penalty. It never imports actors, Proto.Actor or Docker.
 package swe

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,17 @@ func (s *fakeSandbox) Exec(ctx context.Context, command string) (sandbox.Output,
 		s.fixed = true
 	}
 	return sandbox.Output{Text: "ok: " + command, ExitCode: s.k.ExitCode}, nil
+}
+
+func (s *fakeSandbox) Root() string { return "/repo" }
+
+// ReadFile and WriteFile are not used by the engine tests; the fake has no files.
+func (s *fakeSandbox) ReadFile(context.Context, string, int64) ([]byte, error) {
+	return nil, fs.ErrNotExist
+}
+
+func (s *fakeSandbox) WriteFile(context.Context, string, []byte) error {
+	return fs.ErrPermission
 }
 
 func (s *fakeSandbox) Diff(ctx context.Context) (string, error) {

@@ -1,0 +1,30 @@
+// Package docker is the sandbox backend that isolates each episode in a Docker
+// container, driven through the Engine SDK (github.com/moby/moby/client, API
+// version negotiated with the daemon; Docker 20.10 and later).
+//
+// A sandbox is one container: the task's own image with its repository at ImageRoot
+// (/testbed by default), or the base image (swerl-base:latest, built by
+// scripts/build-base-image.sh) with the task's checkout streamed into /testbed
+// before the container starts, owned by root with its modes kept. The container
+// idles in `sleep infinity` under docker-init (which reaps zombies) with no network,
+// no-new-privileges, every capability dropped but CHOWN, DAC_OVERRIDE and FOWNER,
+// and limits on memory, processes and CPU (Config).
+//
+// Commands run as `bash -c` execs, each in a session of its own; when a command
+// ends, or its context does, every process of the container but docker-init and the
+// idle one is killed from inside (Docker has no API to kill an exec), and if that
+// fails the container restarts, which keeps its files. Output is capped while it is
+// read (sandbox.Capture). Files move through the daemon's archive API.
+//
+// Containers carry labels (Label*): swerl.managed=true, the run id, the creating
+// host and pid, the task, the episode, the attempt and the purpose. New removes the
+// containers of crashed runs on this host (Sweep); a live run's are never touched.
+// With Config.WarmPool, started containers wait per (image, task) for the next
+// Start; a warm container is labelled purpose=pool with no episode, and is renamed
+// after the episode that takes it.
+//
+// Start may be called concurrently; MaxStarting bounds creations in flight,
+// MaxRunning live containers, CreateRate the pace of creation. Sandbox calls follow
+// sandbox.Sandbox: one at a time, Close at any time. Every Start, Exec and Diff is a
+// plain call, so an external harness can time them directly.
+package docker

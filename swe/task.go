@@ -1,0 +1,38 @@
+package swe
+
+import "encoding/json"
+
+// Task is one SWE-bench / SWE-rebench instance, with the public dumps' field names.
+type Task struct {
+	InstanceID             string   `json:"instance_id"`
+	Repo                   string   `json:"repo"`
+	BaseCommit             string   `json:"base_commit"`
+	Patch                  string   `json:"patch"`      // gold patch (never shown to the agent)
+	TestPatch              string   `json:"test_patch"` // applied by the grader over the agent's diff
+	ProblemStatement       string   `json:"problem_statement"`
+	HintsText              string   `json:"hints_text"`
+	Version                string   `json:"version"`
+	FailToPass             TestList `json:"FAIL_TO_PASS"`
+	PassToPass             TestList `json:"PASS_TO_PASS"`
+	EnvironmentSetupCommit string   `json:"environment_setup_commit"`
+	CreatedAt              string   `json:"created_at"`
+
+	// SWE-rebench additions.
+	DockerImage   string          `json:"docker_image,omitempty"`
+	InstallConfig *InstallConfig  `json:"install_config,omitempty"`
+	Meta          json.RawMessage `json:"meta,omitempty"`
+}
+
+// TestList is a list of test ids. In the public dumps it is either a JSON list or a
+// JSON-encoded string holding one; both decode.
+type TestList []string
+
+// InstallConfig is SWE-rebench's per-task environment description. swerl reads
+// TestCmd, LogParser, Install and Env; the other keys are kept in Extra.
+type InstallConfig struct {
+	TestCmd   string                     `json:"test_cmd,omitempty"`
+	LogParser string                     `json:"log_parser,omitempty"`
+	Install   string                     `json:"install,omitempty"`
+	Env       map[string]string          `json:"env,omitempty"`
+	Extra     map[string]json.RawMessage `json:"-"`
+}
