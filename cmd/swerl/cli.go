@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,14 +16,13 @@ const usage = `usage: swerl <command> [flags]
 
 commands:
   train   run the embedded recipe (SimSWE, tiny policy: base -> RFT -> DAPO)
-  bench   measure rollout throughput against the goroutine and Proto.Actor references
+  bench   measure rollout throughput against the goroutine and Proto.Actor references;
+          'bench sandbox': sandbox ready time and exec round trip, next to the docker CLI
+  tasks   validate a task file: gold patches resolve, empty patches do not (real sandboxes)
   help    show this text
 
 Run 'swerl <command> -h' for a command's flags.
 `
-
-// errNotBuilt marks a command whose machinery has not landed yet.
-var errNotBuilt = errors.New("not built yet")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -35,10 +33,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "train":
-		return fmt.Errorf("train: the embedded world (SimSWE, the tiny gorgonia policy and the DAPO learner) is %w; "+
-			"the engine it runs on is: see 'swerl bench' and README.md", errNotBuilt)
+		return trainCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
+		if len(args) > 1 && args[1] == "sandbox" {
+			return benchSandbox(ctx, args[2:], stdout, stderr)
+		}
 		return bench(ctx, args[1:], stdout, stderr)
+	case "tasks":
+		return tasksCmd(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])

@@ -3,7 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -19,10 +20,12 @@ func TestHelpAndUnknownCommand(t *testing.T) {
 	}
 }
 
-func TestTrainSaysWhatIsMissing(t *testing.T) {
-	err := run(context.Background(), []string{"train"}, &bytes.Buffer{}, &bytes.Buffer{})
-	if !errors.Is(err, errNotBuilt) {
-		t.Fatalf("train: %v", err)
+func TestTrainRejectsBadRecipe(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "recipe.json")
+	os.WriteFile(bad, []byte(`{"seed": 1, "sede": 2}`), 0o644)
+	err := run(context.Background(), []string{"train", "--recipe", bad, "--out", t.TempDir()}, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "recipe.json") || !strings.Contains(err.Error(), "sede") {
+		t.Fatalf("train with a misspelt knob: %v", err)
 	}
 }
 

@@ -1,15 +1,11 @@
 //go:build pins
 
-// Package pins keeps the project's pinned modules in go.mod before the code that uses
-// them lands (gorgonia: the tiny policy; moby: the Docker sandbox). `go mod tidy`
-// considers every build tag, so these versions stay pinned; the tag keeps them out of
-// every build. Remove a line once a real package imports the module.
+// Package pins keeps pinned modules in go.mod that no package imports directly:
+// go4.org/unsafe/assume-no-moving-gc must stay at 20231121144256 (gorgonia's older
+// requirement makes binaries panic at start on Go 1.26). `go mod tidy` considers
+// every build tag, so the version stays pinned; the tag keeps it out of every build.
 package pins
 
 import (
-	_ "github.com/moby/moby/api/types/container"
-	_ "github.com/moby/moby/client"
 	_ "go4.org/unsafe/assume-no-moving-gc"
-	_ "gorgonia.org/gorgonia"
-	_ "gorgonia.org/tensor"
 )

@@ -23,6 +23,12 @@ type GroupFilter struct {
 	// KeepZeroSamples keeps individual trajectories whose advantage is exactly 0 inside
 	// a kept group. PAPER.md drops them (the default, false).
 	KeepZeroSamples bool
+	// Refill selects DAPO's batching (arXiv 2503.14476): over-sample groups and train on
+	// the first ones that pass, up to a fixed number (see Select). The default (false)
+	// is PAPER.md's: sample a fixed number of groups and train on whatever passes, so the
+	// batch shrinks. Keep, Apply and Select ignore it; it tells the coordinator which loop
+	// to run.
+	Refill bool
 }
 
 // Keep reports whether a group carries a learning signal under f.
@@ -67,4 +73,31 @@ func Apply(group []Sample, f GroupFilter, adv AdvantageConfig) GroupResult {
 		keep[i] = f.KeepZeroSamples || a[i] != 0
 	}
 	return GroupResult{Kept: true, Advantages: a, Keep: keep}
+}
+
+// Select applies f to groups in order and keeps the first want groups that pass:
+// kept holds their indices, increasing, and results[i] is Apply(groups[kept[i]], f, adv).
+// Groups after the want-th kept one are not looked at. When fewer than want pass, all
+// of those that do are returned; want <= 0 returns nothing.
+//
+// With want = len(groups) it is PAPER.md's drop: every passing group of a fixed sample.
+// For DAPO's refill (f.Refill) a coordinator over-samples: it samples groups in rounds
+// (DAPO's implementations draw a whole generation batch per round; a pass rate p
+// observed so far suggests about want/p groups), appends each round's groups after the
+// earlier ones, and calls Select again until len(kept) == want or a round budget runs
+// out. Select is prefix-stable: groups[:k] gives a prefix of what groups gives, so a
+// group once kept stays kept and the order is the order of sampling.
+func Select(groups [][]Sample, want int, f GroupFilter, adv AdvantageConfig) (kept []int, results []GroupResult) {
+	for i, g := range groups {
+		if len(kept) >= want {
+			break
+		}
+		res := Apply(g, f, adv)
+		if !res.Kept {
+			continue
+		}
+		kept = append(kept, i)
+		results = append(results, res)
+	}
+	return kept, results
 }

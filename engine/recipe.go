@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Knob is one setting of the recipe: swerl's value beside the paper's (a number, or
+// a sentence where the paper's setting has no direct counterpart).
+type Knob[T any] struct {
+	Ours  T      `json:"ours"`
+	Paper any    `json:"paper,omitempty"`
+	Note  string `json:"note,omitempty"`
+}
+
+// Recipe is the embedded world's whole run (`swerl train`): SimSWE, the base model's
+// pretraining, RFT, RL stages 1 and 2, and the held-out evaluation.
+type Recipe struct {
+	Comment string `json:"comment,omitempty"`
+	Seed    uint64 `json:"seed"`
+	World   struct {
+		Preset     string    `json:"preset"`
+		TrainTasks Knob[int] `json:"train_tasks"`
+	} `json:"world"`
+	Model struct {
+		Window Knob[int] `json:"window"`
+		Dim    Knob[int] `json:"dim"`
+		Heads  Knob[int] `json:"heads"`
+		Hidden Knob[int] `json:"hidden"`
+	} `json:"model"`
+	HeldOut struct {
+		Tasks   Knob[int] `json:"tasks"`
+		Samples Knob[int] `json:"samples"`
+		TurnCap Knob[int] `json:"turn_cap"`
+	} `json:"held_out"`
+	Pretrain struct {
+		Traces      Knob[int]     `json:"traces"`
+		Noise       Knob[float64] `json:"noise"`
+		Epochs      Knob[int]     `json:"epochs"`
+		LR          Knob[float64] `json:"lr"`
+		Batch       Knob[int]     `json:"batch"`
+		TargetPass1 Knob[float64] `json:"target_pass1"`
+	} `json:"pretrain"`
+	RFT struct {
+		Tasks            Knob[int]     `json:"tasks"`
+		Samples          Knob[int]     `json:"samples"`
+		Epochs           Knob[int]     `json:"epochs"`
+		LR               Knob[float64] `json:"lr"`
+		WeightDecay      Knob[float64] `json:"weight_decay"`
+		WarmupSteps      Knob[int]     `json:"warmup_steps"`
+		Batch            Knob[int]     `json:"batch"`
+		MaskFormatErrors Knob[bool]    `json:"mask_format_errors"`
+	} `json:"rft"`
+	Stage1 RLStage `json:"stage1"`
+	Stage2 RLStage `json:"stage2"`
+}
+
+// RLStage is one synchronous-DAPO stage.
+type RLStage struct {
+	Iterations          Knob[int]     `json:"iterations"`
+	TasksPerIteration   Knob[int]     `json:"tasks_per_iteration"`
+	GroupSize           Knob[int]     `json:"group_size"`
+	TrajectoriesPerStep Knob[int]     `json:"trajectories_per_step"`
+	EpsLow              Knob[float64] `json:"eps_low"`
+	EpsHigh             Knob[float64] `json:"eps_high"`
+	TurnCap             Knob[int]     `json:"turn_cap"`
+	ContextTokens       Knob[int]     `json:"context_tokens"`
+	LR                  Knob[float64] `json:"lr"`
+	WeightDecay         Knob[float64] `json:"weight_decay"`
+	GradClip            Knob[float64] `json:"grad_clip"`
+	Temperature         Knob[float64] `json:"temperature"`
+	// Stage 2's harder pool (PAPER.md): drop tasks solved at least this often, and
+	// those never solved. Zero values keep every task.
+	PoolDropSolvedAtLeast Knob[float64] `json:"pool_drop_solved_at_least"`
+	PoolDropNeverSolved   Knob[bool]    `json:"pool_drop_never_solved"`
+}
+
+//go:embed recipe.json
+var defaultRecipe []byte
+
+// DefaultRecipe returns the embedded recipe.
+func DefaultRecipe() Recipe {
+	r, err := ParseRecipe(defaultRecipe, "embedded recipe.json")
+	if err != nil {
+		panic(err) // a test guards the embedded file
+	}
+	return r
+}
+
+// LoadRecipe reads a recipe file.
+func LoadRecipe(path string) (Recipe, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Recipe{}, err
+	}
+	return ParseRecipe(data, path)
+}
+
+// ParseRecipe decodes and validates a recipe; unknown keys are errors (a misspelt
+// knob must not silently keep its default).
+func ParseRecipe(data []byte, name string) (Recipe, error) {
+	var r Recipe
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return Recipe{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := r.Validate(); err != nil {
+		return Recipe{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return r, nil
+}
+
+// Validate reports every out-of-range value at once.
+func (r Recipe) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if r.World.TrainTasks.Ours < 1 || r.HeldOut.Tasks.Ours < 1 {
+		bad("world.train_tasks and held_out.tasks must be positive")
+	}
+	if r.HeldOut.Samples.Ours < 1 || r.HeldOut.TurnCap.Ours < 1 {
+		bad("held_out.samples and held_out.turn_cap must be positive")
+	}
+	if r.RFT.Samples.Ours < 1 || r.RFT.Tasks.Ours < 1 {
+		bad("rft.tasks and rft.samples must be positive")
+	}
+	for name, s := range map[string]RLStage{"stage1": r.Stage1, "stage2": r.Stage2} {
+		switch {
+		case s.GroupSize.Ours < 2:
+			bad("%s.group_size = %d: group-normalised advantages need at least 2", name, s.GroupSize.Ours)
+		case s.EpsLow.Ours <= 0 || s.EpsLow.Ours >= 1 || s.EpsHigh.Ours <= 0:
+			bad("%s: need 0 < eps_low < 1 and eps_high > 0", name)
+		case s.TurnCap.Ours < 1 || s.TasksPerIteration.Ours < 1 || s.Iterations.Ours < 0:
+			bad("%s: turn_cap and tasks_per_iteration must be positive, iterations not negative", name)
+		case s.LR.Ours <= 0 || s.GradClip.Ours <= 0:
+			bad("%s: lr and grad_clip must be positive", name)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,34 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestEmbeddedRecipe(t *testing.T) {
+	r := DefaultRecipe()
+	// The paper's stage values sit beside ours (PAPER.md's table).
+	if r.Stage1.EpsHigh.Paper != 0.3 || r.Stage2.EpsHigh.Paper != 0.26 || r.Stage2.TurnCap.Paper != 80.0 || r.RFT.LR.Paper != 5e-6 {
+		t.Fatalf("paper values: %+v %+v", r.Stage1.EpsHigh, r.Stage2)
+	}
+	if r.Stage2.EpsHigh.Ours >= r.Stage1.EpsHigh.Ours || r.Stage2.TurnCap.Ours <= r.Stage1.TurnCap.Ours {
+		t.Errorf("stage 2 must lower eps_high and raise the turn cap, as the paper does")
+	}
+}
+
+func TestRecipeRejectsBadFiles(t *testing.T) {
+	for name, edit := range map[string][2]string{
+		"unknown knob":  {`"seed": 1`, `"seed": 1, "sede": 2`},
+		"group of one":  {`"group_size": {"ours": 10, "paper": 10},`, `"group_size": {"ours": 1, "paper": 10},`},
+		"not json":      {`{`, `{{`},
+		"negative rate": {`"lr": {"ours": 0.0005, "paper": 1e-6}`, `"lr": {"ours": -1, "paper": 1e-6}`},
+	} {
+		data := strings.Replace(string(defaultRecipe), edit[0], edit[1], 1)
+		if data == string(defaultRecipe) {
+			t.Fatalf("%s: the edit did not apply", name)
+		}
+		if _, err := ParseRecipe([]byte(data), "r.json"); err == nil || !strings.Contains(err.Error(), "r.json") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"html"
+	"math"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/swerl/swerl/messages"
+)
+
+// PassRates are held-out success rates: Pass1 is the mean over tasks of each task's
+// fraction of resolved samples (pass@1 estimated from G samples), PassG the fraction
+// of tasks with at least one resolved sample (pass@G).
+type PassRates struct {
+	Tasks, Samples int
+	Pass1, PassG   float64
+}
+
+// Pass computes pass@1 and pass@G over finished records, grouped by task. Abandoned
+// records are infrastructure failures, not attempts: they are left out.
+func Pass(records []messages.EpisodeRecord) PassRates {
+	type counts struct{ n, ok int }
+	by := map[string]*counts{}
+	for _, r := range records {
+		if r.Status != messages.Finished {
+			continue
+		}
+		c := by[r.Task.ID]
+		if c == nil {
+			c = &counts{}
+			by[r.Task.ID] = c
+		}
+		c.n++
+		if r.Resolved {
+			c.ok++
+		}
+	}
+	var p PassRates
+	for _, c := range by {
+		p.Tasks++
+		p.Samples += c.n
+		p.Pass1 += float64(c.ok) / float64(c.n)
+		if c.ok > 0 {
+			p.PassG++
+		}
+	}
+	if p.Tasks > 0 {
+		p.Pass1 /= float64(p.Tasks)
+		p.PassG /= float64(p.Tasks)
+	}
+	return p
+}
+
+// CurvePoint is one held-out evaluation on the learning curve.
+type CurvePoint struct {
+	Step  int    // x: iteration counted across stages
+	Stage string // "base", "rft", "stage1", "stage2"
+	Pass1 float64
+}
+
+// LearningCurveSVG draws held-out pass@1 per step as a standalone SVG: one line, a
+// dot per evaluation coloured by stage, and a labelled dashed line for each mark
+// (the base and RFT levels). gonum/plot would need a newer gonum than gorgonia pins
+// and a dozen more modules; this chart is a page of stdlib code.
+func LearningCurveSVG(title string, points []CurvePoint, marks map[string]float64) []byte {
+	const w, h, left, right, top, bottom = 720.0, 420.0, 60.0, 130.0, 40.0, 50.0
+	pw, ph := w-left-right, h-top-bottom
+	pts := append([]CurvePoint(nil), points...)
+	sort.SliceStable(pts, func(i, j int) bool { return pts[i].Step < pts[j].Step })
+	maxStep := 1
+	for _, p := range pts {
+		maxStep = max(maxStep, p.Step)
+	}
+	x := func(step int) float64 { return left + pw*float64(step)/float64(maxStep) }
+	y := func(v float64) float64 { return top + ph*(1-math.Max(0, math.Min(1, v))) }
+	colours := map[string]string{"base": "#888888", "rft": "#1f77b4", "stage1": "#2ca02c", "stage2": "#d62728"}
+	colour := func(stage string) string {
+		if c, ok := colours[stage]; ok {
+			return c
+		}
+		return "#9467bd"
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", w, h)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="%.0f" y="22" font-size="15">%s</text>`+"\n", left, html.EscapeString(title))
+	for i := 0; i <= 10; i += 2 {
+		v := float64(i) / 10
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eeeeee"/>`+"\n", left, y(v), left+pw, y(v))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%d%%</text>`+"\n", left-6, y(v)+4, i*10)
+	}
+	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", left, top+ph, left+pw, top+ph)
+	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", left, top, left, top+ph)
+	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">iteration</text>`+"\n", left+pw/2, h-12)
+	fmt.Fprintf(&b, `<text transform="translate(16 %.1f) rotate(-90)" text-anchor="middle">held-out pass@1</text>`+"\n", top+ph/2)
+	names := make([]string, 0, len(marks))
+	for k := range marks {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := marks[k]
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="5,4"/>`+"\n", left, y(v), left+pw, y(v), colour(k))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="%s">%s %.1f%%</text>`+"\n", left+pw+6, y(v)+4, colour(k), html.EscapeString(k), 100*v)
+	}
+	if len(pts) > 0 {
+		var path strings.Builder
+		for i, p := range pts {
+			cmd := "L"
+			if i == 0 {
+				cmd = "M"
+			}
+			fmt.Fprintf(&path, "%s%.1f %.1f ", cmd, x(p.Step), y(p.Pass1))
+		}
+		fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="#333333" stroke-width="1.5"/>`+"\n", strings.TrimSpace(path.String()))
+		for _, p := range pts {
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"><title>%s step %d: %.1f%%</title></circle>`+"\n",
+				x(p.Step), y(p.Pass1), colour(p.Stage), html.EscapeString(p.Stage), p.Step, 100*p.Pass1)
+		}
+	}
+	b.WriteString("</svg>\n")
+	return b.Bytes()
+}
+
+// TableRow is one line of the paper's Table 1: a model and its held-out rates.
+type TableRow struct {
+	Model string
+	Rates PassRates
+}
+
+// Table1 renders rows the way PAPER.md's Table 1 reads: model, pass@1, pass@G.
+func Table1(rows []TableRow, g int) string {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "model\tpass@1\tpass@%d\theld-out tasks\t\n", g)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%.1f%%\t%.1f%%\t%d\t\n", r.Model, 100*r.Rates.Pass1, 100*r.Rates.PassG, r.Rates.Tasks)
+	}
+	tw.Flush()
+	return b.String()
+}

@@ -1,0 +1,381 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/swerl/swerl/actors"
+	"github.com/swerl/swerl/messages"
+	"github.com/swerl/swerl/policy/tiny"
+	"github.com/swerl/swerl/sim"
+)
+
+// TrainOptions runs the embedded recipe (`swerl train`).
+type TrainOptions struct {
+	Recipe Recipe
+	// Out receives metrics.jsonl, checkpoints/, curve.svg and table.txt.
+	Out      string
+	Progress io.Writer // nil: quiet
+	Logger   hclog.Logger
+}
+
+// TrainResult is the recipe's outcome: the paper's Table 1 rows and the learning curve.
+type TrainResult struct {
+	Rows  []TableRow
+	Curve []CurvePoint
+}
+
+// frozen is the trainer of evaluation runs over the tiny model: it learns nothing and
+// moves the version on, so the engine's barrier protocol holds.
+type frozen struct{ m *tiny.Model }
+
+func (f frozen) Version() int { return f.m.Version() }
+func (f frozen) Train(ctx context.Context, b messages.TrainBatch) (messages.TrainStats, error) {
+	f.m.SetVersion(f.m.Version() + 1)
+	return messages.TrainStats{Trajectories: b.Len(), SkippedEmpty: b.Len() == 0}, nil
+}
+
+type recipeRun struct {
+	opts    TrainOptions
+	r       Recipe
+	model   *tiny.Model
+	trainer *tiny.Trainer
+	pol     *tiny.Policy
+	pool    []sim.Task
+	heldOut []sim.Task
+	metrics *MetricsFile
+	step    int
+	curve   []CurvePoint
+	begin   time.Time
+
+	lastEval  PassRates // the latest held-out evaluation, of lastStage at lastStep
+	lastStage string
+	lastStep  int
+}
+
+func (rr *recipeRun) say(format string, args ...any) {
+	if rr.opts.Progress != nil {
+		fmt.Fprintf(rr.opts.Progress, "[%6.1fs] %s\n", time.Since(rr.begin).Seconds(), fmt.Sprintf(format, args...))
+	}
+}
+
+// Train runs the embedded recipe: a base model pretrained on noisy expert traces,
+// RFT on its own resolved rollouts, then RL stages 1 and 2 (synchronous DAPO), with a
+// held-out evaluation after each phase and each RL iteration.
+func Train(ctx context.Context, opts TrainOptions) (TrainResult, error) {
+	r := opts.Recipe
+	if err := r.Validate(); err != nil {
+		return TrainResult{}, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if err := os.MkdirAll(filepath.Join(opts.Out, "checkpoints"), 0o755); err != nil {
+		return TrainResult{}, fmt.Errorf("output directory: %w", err)
+	}
+	metrics, err := OpenMetrics(filepath.Join(opts.Out, "metrics.jsonl"))
+	if err != nil {
+		return TrainResult{}, err
+	}
+	defer metrics.Close()
+	world, err := simPreset(r.World.Preset)
+	if err != nil {
+		return TrainResult{}, err
+	}
+	world.Seed = r.Seed
+	pool := sim.Generate(world, r.World.TrainTasks.Ours)
+	held := world
+	held.Seed = r.Seed + 1_000_003 // disjoint from the training pool
+	tok := tiny.NewTokenizer(sim.Vocab())
+	mcfg := tiny.DefaultConfig()
+	mcfg.Seed = r.Seed
+	if m := r.Model; m.Window.Ours > 0 {
+		mcfg.Window, mcfg.Dim, mcfg.Heads, mcfg.Hidden = m.Window.Ours, m.Dim.Ours, m.Heads.Ours, m.Hidden.Ours
+	}
+	model, err := tiny.New(mcfg, tok)
+	if err != nil {
+		return TrainResult{}, err
+	}
+	tcfg := tiny.DefaultTrainConfig()
+	tcfg.Seed = r.Seed
+	trainer, err := tiny.NewTrainer(model, tcfg)
+	if err != nil {
+		return TrainResult{}, err
+	}
+	rr := &recipeRun{opts: opts, r: r, model: model, trainer: trainer, pool: pool,
+		heldOut: sim.Generate(held, r.HeldOut.Tasks.Ours), metrics: metrics, begin: time.Now(),
+		pol: tiny.NewPolicy(model, tiny.PolicyConfig{Seed: r.Seed, MaxBatch: 256})}
+	rr.say("SimSWE %s: %d training tasks, %d held-out; tiny model %d parameters", r.World.Preset, len(pool), len(rr.heldOut), model.NumParams())
+
+	var res TrainResult
+	row := func(name, stage string) error {
+		p, err := rr.lastEval, error(nil)
+		if rr.lastStage != stage || rr.lastStep != rr.step {
+			p, err = rr.evaluate(ctx, stage)
+		}
+		if err != nil {
+			return err
+		}
+		res.Rows = append(res.Rows, TableRow{Model: name, Rates: p})
+		return rr.checkpoint(stage)
+	}
+	phases := []struct {
+		name, stage string
+		run         func(context.Context) error
+	}{
+		{"base (pretrained on noisy expert traces)", "base", rr.pretrain},
+		{"+ RFT", "rft", rr.rft},
+		{"+ RL stage 1", "stage1", func(ctx context.Context) error { return rr.rl(ctx, "stage1", r.Stage1, rr.pool) }},
+		{"+ RL stage 2", "stage2", func(ctx context.Context) error { return rr.rl(ctx, "stage2", r.Stage2, rr.harderPool(ctx)) }},
+	}
+	for _, ph := range phases {
+		rr.say("%s ...", ph.name)
+		if err := ph.run(ctx); err != nil {
+			return res, fmt.Errorf("%s: %w", ph.stage, err)
+		}
+		if err := row(ph.name, ph.stage); err != nil {
+			return res, fmt.Errorf("%s: held-out evaluation: %w", ph.stage, err)
+		}
+	}
+	res.Curve = rr.curve
+	marks := map[string]float64{"base": res.Rows[0].Rates.Pass1, "rft": res.Rows[1].Rates.Pass1}
+	svg := LearningCurveSVG("SimSWE held-out pass@1 (swerl train)", rr.curve, marks)
+	if err := writeFileAtomic(filepath.Join(opts.Out, "curve.svg"), svg); err != nil {
+		return res, err
+	}
+	table := Table1(res.Rows, r.HeldOut.Samples.Ours)
+	if err := writeFileAtomic(filepath.Join(opts.Out, "table.txt"), []byte(table)); err != nil {
+		return res, err
+	}
+	rr.say("done\n\n%s", table)
+	return res, nil
+}
+
+func simPreset(name string) (sim.Config, error) {
+	switch name {
+	case "easy":
+		return sim.Easy(), nil
+	case "", "default":
+		return sim.Default(), nil
+	case "hard":
+		return sim.Hard(), nil
+	}
+	return sim.Config{}, fmt.Errorf("world.preset %q: want easy, default or hard", name)
+}
+
+// rollouts runs every task of tasks g times with the current model through the actor
+// engine. trainer nil means evaluation (nothing is learnt).
+func (rr *recipeRun) rollouts(ctx context.Context, tasks []sim.Task, g, turnCap int, seed uint64, learn bool) (IterationResult, error) {
+	cfg := DefaultConfig()
+	cfg.Iterations, cfg.TasksPerIteration, cfg.GroupSize, cfg.Seed = 1, len(tasks), g, seed
+	for _, t := range tasks {
+		cfg.Tasks = append(cfg.Tasks, t.TaskRef())
+	}
+	cfg.Policy, cfg.Sandboxes, cfg.Grader = rr.pol, sim.NewFactory(tasks), sim.NewGrader(tasks)
+	cfg.Trainer = frozen{rr.model}
+	if learn {
+		cfg.Trainer = rr.trainer
+	}
+	cfg.StartVersion = rr.model.Version()
+	cfg.Episode.TurnCap = turnCap
+	cfg.Logger = rr.opts.Logger
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		return IterationResult{}, err
+	}
+	if len(res.Iterations) != 1 {
+		return IterationResult{}, errors.New("the engine ran no iteration")
+	}
+	return IterationResult{res.Iterations[0]}, nil
+}
+
+// evaluate measures held-out pass@1 and pass@G and puts a point on the curve.
+func (rr *recipeRun) evaluate(ctx context.Context, stage string) (PassRates, error) {
+	it, err := rr.rollouts(ctx, rr.heldOut, rr.r.HeldOut.Samples.Ours, rr.r.HeldOut.TurnCap.Ours, rr.r.Seed+7, false)
+	if err != nil {
+		return PassRates{}, err
+	}
+	p := Pass(it.Records)
+	rr.lastEval, rr.lastStage, rr.lastStep = p, stage, rr.step
+	rr.curve = append(rr.curve, CurvePoint{Step: rr.step, Stage: stage, Pass1: p.Pass1})
+	rr.say("  held-out (%s, step %d): pass@1 %.1f%%, pass@%d %.1f%%", stage, rr.step, 100*p.Pass1, rr.r.HeldOut.Samples.Ours, 100*p.PassG)
+	return p, rr.metrics.Write(EvalLine(stage, rr.step, rr.model.Version(), p))
+}
+
+// pretrain makes the weak base model: SFT on noisy expert traces.
+func (rr *recipeRun) pretrain(ctx context.Context) error {
+	pt := rr.r.Pretrain
+	noisy := sim.Noisy{P: pt.Noise.Ours, Seed: rr.r.Seed}
+	var recs []messages.EpisodeRecord
+	for i := 0; i < pt.Traces.Ours; i++ {
+		task := rr.pool[i%len(rr.pool)]
+		ref := messages.EpisodeRef{Group: i, TaskID: task.ID}
+		ep, err := sim.RunEpisode(ctx, noisy, task, ref, rr.r.HeldOut.TurnCap.Ours)
+		if err != nil {
+			return err
+		}
+		recs = append(recs, messages.EpisodeRecord{Ref: ref, Task: task.TaskRef(), Status: messages.Finished,
+			Stop: ep.Stop, Transcript: ep.Transcript, Patch: ep.Patch, Resolved: ep.Resolved})
+	}
+	cfg := rr.trainer.Config()
+	cfg.LR, cfg.MaskFormatErrors = pt.LR.Ours, false
+	cfg.TrajectoriesPerStep, cfg.PositionsPerStep = 0, pt.Batch.Ours
+	if err := rr.trainer.SetConfig(cfg); err != nil {
+		return err
+	}
+	for e := 0; e < pt.Epochs.Ours; e++ {
+		st, err := rr.trainer.SFT(ctx, recs)
+		if err != nil {
+			return err
+		}
+		rr.say("  pretrain epoch %d: %d traces, %d tokens, loss %.3f", e+1, len(recs), st.Tokens, st.Loss)
+	}
+	return nil
+}
+
+// rft samples G rollouts per task, keeps the resolved ones, and fine-tunes on them
+// with format-error turns masked (PAPER.md, Phase 1).
+func (rr *recipeRun) rft(ctx context.Context) error {
+	f := rr.r.RFT
+	tasks := rr.pool[:min(f.Tasks.Ours, len(rr.pool))]
+	it, err := rr.rollouts(ctx, tasks, f.Samples.Ours, rr.r.Stage1.TurnCap.Ours, rr.r.Seed+11, false)
+	if err != nil {
+		return err
+	}
+	var keep []messages.EpisodeRecord
+	for _, rec := range it.Records {
+		if rec.Status == messages.Finished && rec.Resolved {
+			keep = append(keep, rec)
+		}
+	}
+	rr.say("  RFT data: %d resolved of %d rollouts", len(keep), len(it.Records))
+	if len(keep) == 0 {
+		rr.say("  RFT: nothing to fine-tune on (the base model resolved no task); the model is unchanged")
+		return nil
+	}
+	cfg := rr.trainer.Config()
+	cfg.LR, cfg.WeightDecay, cfg.WarmupSteps = f.LR.Ours, f.WeightDecay.Ours, f.WarmupSteps.Ours
+	cfg.TrajectoriesPerStep, cfg.MaskFormatErrors = f.Batch.Ours, f.MaskFormatErrors.Ours
+	if err := rr.trainer.SetConfig(cfg); err != nil {
+		return err
+	}
+	for e := 0; e < f.Epochs.Ours; e++ {
+		st, err := rr.trainer.SFT(ctx, keep)
+		if err != nil {
+			return err
+		}
+		rr.say("  RFT epoch %d: %d tokens, loss %.3f", e+1, st.Tokens, st.Loss)
+	}
+	return nil
+}
+
+// rl runs one synchronous-DAPO stage: each iteration samples tasks from pool, rolls
+// out G per task at temperature 1, and trains at the barrier.
+func (rr *recipeRun) rl(ctx context.Context, stage string, s RLStage, pool []sim.Task) error {
+	if len(pool) == 0 {
+		return errors.New("empty task pool")
+	}
+	cfg := rr.trainer.Config()
+	cfg.LR, cfg.WeightDecay, cfg.GradClip = s.LR.Ours, s.WeightDecay.Ours, s.GradClip.Ours
+	cfg.TrajectoriesPerStep, cfg.MaskFormatErrors = s.TrajectoriesPerStep.Ours, false
+	cfg.Loss.EpsLow, cfg.Loss.EpsHigh = s.EpsLow.Ours, s.EpsHigh.Ours
+	if err := rr.trainer.SetConfig(cfg); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(rr.r.Seed, uint64(len(stage))))
+	for k := 0; k < s.Iterations.Ours; k++ {
+		n := min(s.TasksPerIteration.Ours, len(pool))
+		perm := rng.Perm(len(pool))
+		tasks := make([]sim.Task, n)
+		for i := range tasks {
+			tasks[i] = pool[perm[i]]
+		}
+		it, err := rr.rollouts(ctx, tasks, s.GroupSize.Ours, s.TurnCap.Ours, rr.r.Seed+uint64(1000*rr.step+k), true)
+		if err != nil {
+			return err
+		}
+		rr.step++
+		rep := it.IterationReport
+		if err := rr.metrics.Write(IterationLine(stage, rr.step, rep)); err != nil {
+			return err
+		}
+		rr.say("  %s iteration %d: resolved %d/%d, groups kept %d (dropped %d zero-advantage), batch %d, loss %.4f, clip low/high %.3f/%.3f",
+			stage, k+1, rep.Resolved, rep.Requested, rep.GroupsKept, rep.GroupsDroppedZeroAdvantage, rep.BatchSize,
+			rep.Train.Loss, rep.Train.ClipFracLow, rep.Train.ClipFracHigh)
+		if _, err := rr.evaluate(ctx, stage); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// harderPool is stage 2's pool (PAPER.md): tasks the current model solves at least
+// pool_drop_solved_at_least of the time, and those it never solves, are dropped.
+func (rr *recipeRun) harderPool(ctx context.Context) []sim.Task {
+	s := rr.r.Stage2
+	probe := rr.pool[:min(len(rr.pool), 4*s.TasksPerIteration.Ours)]
+	it, err := rr.rollouts(ctx, probe, 3, s.TurnCap.Ours, rr.r.Seed+23, false)
+	if err != nil {
+		return rr.pool
+	}
+	solved := map[string][2]int{}
+	for _, rec := range it.Records {
+		c := solved[rec.Task.ID]
+		c[1]++
+		if rec.Resolved {
+			c[0]++
+		}
+		solved[rec.Task.ID] = c
+	}
+	var out []sim.Task
+	for _, t := range probe {
+		c := solved[t.ID]
+		frac := float64(c[0]) / float64(max(1, c[1]))
+		if (s.PoolDropNeverSolved.Ours && c[0] == 0) || (s.PoolDropSolvedAtLeast.Ours > 0 && frac >= s.PoolDropSolvedAtLeast.Ours) {
+			continue
+		}
+		out = append(out, t)
+	}
+	rr.say("  stage 2 pool: %d of %d probed tasks are neither always nor never solved", len(out), len(probe))
+	if len(out) == 0 {
+		return probe
+	}
+	return out
+}
+
+func (rr *recipeRun) checkpoint(stage string) error {
+	return rr.trainer.Save(filepath.Join(rr.opts.Out, "checkpoints", stage+".ckpt"))
+}
+
+// IterationResult wraps one engine iteration's report.
+type IterationResult struct{ actors.IterationReport }
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it and renames
+// it over path.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w (is the disk full?)", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

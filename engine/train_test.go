@@ -1,0 +1,71 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// smallRecipe scales the embedded recipe down to seconds.
+func smallRecipe() Recipe {
+	r := DefaultRecipe()
+	r.World.Preset = "easy"
+	r.World.TrainTasks.Ours, r.HeldOut.Tasks.Ours, r.HeldOut.Samples.Ours, r.HeldOut.TurnCap.Ours = 24, 4, 2, 12
+	r.Model.Window.Ours, r.Model.Dim.Ours, r.Model.Hidden.Ours = 24, 16, 32
+	r.Pretrain.Traces.Ours, r.Pretrain.Epochs.Ours = 12, 1
+	r.RFT.Tasks.Ours, r.RFT.Samples.Ours = 4, 2
+	for _, s := range []*RLStage{&r.Stage1, &r.Stage2} {
+		s.Iterations.Ours, s.TasksPerIteration.Ours, s.GroupSize.Ours, s.TurnCap.Ours = 1, 3, 2, 12
+	}
+	r.Stage2.TurnCap.Ours = 16
+	return r
+}
+
+// The recipe runs end to end through the engine and leaves its outputs: metrics
+// lines for every evaluation and iteration, a checkpoint per stage, the curve and
+// the table. (Whether it learns is issue 4's test, once the recipe is tuned.)
+func TestTrainWritesItsOutputs(t *testing.T) {
+	out := t.TempDir()
+	res, err := Train(context.Background(), TrainOptions{Recipe: smallRecipe(), Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 4 || res.Rows[0].Model == "" || res.Rows[3].Rates.Tasks != 4 {
+		t.Fatalf("rows: %+v", res.Rows)
+	}
+	for _, stage := range []string{"base", "rft", "stage1", "stage2"} {
+		if _, err := os.Stat(filepath.Join(out, "checkpoints", stage+".ckpt")); err != nil {
+			t.Errorf("checkpoint of %s: %v", stage, err)
+		}
+	}
+	svg, err := os.ReadFile(filepath.Join(out, "curve.svg"))
+	if err != nil || !strings.Contains(string(svg), "<svg") || strings.Count(string(svg), "<circle") != len(res.Curve) {
+		t.Errorf("curve.svg: %v", err)
+	}
+	table, _ := os.ReadFile(filepath.Join(out, "table.txt"))
+	if !strings.Contains(string(table), "+ RL stage 2") || !strings.Contains(string(table), "pass@2") {
+		t.Errorf("table.txt:\n%s", table)
+	}
+	f, err := os.Open(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	kinds := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l MetricsLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("metrics line %q: %v", sc.Text(), err)
+		}
+		kinds[l.Kind]++
+	}
+	// base, rft, one per RL iteration (2); the stage rows reuse the last evaluation.
+	if kinds["iteration"] != 2 || kinds["eval"] != 4 {
+		t.Errorf("metrics lines by kind: %v", kinds)
+	}
+}
