@@ -167,8 +167,10 @@ func simPreset(name string) (sim.Config, error) {
 		return sim.Default(), nil
 	case "hard":
 		return sim.Hard(), nil
+	case "guided":
+		return sim.Guided(), nil
 	}
-	return sim.Config{}, fmt.Errorf("world.preset %q: want easy, default or hard", name)
+	return sim.Config{}, fmt.Errorf("world.preset %q: want easy, default, guided or hard", name)
 }
 
 // rollouts runs every task of tasks g times with the current model through the actor

@@ -34,7 +34,12 @@ type Config struct {
 	Cases     int // test cases per tested function, 1 to 8
 	// ShowWindow is how many lines show prints (at least 5: a whole function).
 	ShowWindow int
-	Seed       uint64
+	// Trace makes run_tests end a failing report with a traceback line that points
+	// at the first line differing from the correct repository and says what it
+	// should be: "trace mod1.py 14 : return t + 6 should be return u + 6". The
+	// fix is then read, not searched for: a world a small model can learn.
+	Trace bool
+	Seed  uint64
 }
 
 // Easy is one bug kind in small repositories: a few turns, short contexts.
@@ -48,6 +53,14 @@ func Easy() Config {
 func Default() Config {
 	return Config{Files: 4, FunctionsPerFile: 5, BodyLines: 3, BugKinds: AllBugKinds(),
 		Distractors: 2, CallDepth: 1, Cases: 3, ShowWindow: 10, Seed: 1}
+}
+
+// Guided is Default with Trace: every bug kind, distractors and a helper, but the
+// failing report points at the bug. The embedded recipe (swerl train) trains on it.
+func Guided() Config {
+	c := Default()
+	c.Trace = true
+	return c
 }
 
 // Hard has large repositories, three helpers between the issue and the bug and wide

@@ -25,10 +25,11 @@ const (
 	reasonNoBlock    = "i think the bug is somewhere here ."
 	reasonTwoBlocks  = "let me do two things at once ."
 	reasonRandom     = "let me try this ."
+	reasonTrace      = "the trace shows the fix ."
 )
 
 var reasonTemplates = []string{reasonFirstTests, reasonCheckFix, reasonFind, reasonFindCallee, reasonRead,
-	reasonFix, reasonSubmit, reasonStuck, reasonWander, reasonNoBlock, reasonTwoBlocks, reasonRandom}
+	reasonFix, reasonSubmit, reasonStuck, reasonWander, reasonNoBlock, reasonTwoBlocks, reasonRandom, reasonTrace}
 
 // reply renders a reply: reasoning, then one command block.
 func reply(reason, command string) string {
@@ -60,6 +61,9 @@ func expertStep(k *knowledge) (reason, command string) {
 		return reasonCheckFix, cmdRunTests
 	case len(k.report.failing) == 0:
 		return reasonSubmit, swe.SubmitCommand
+	}
+	if tr := k.report.trace; tr != nil {
+		return reasonTrace, cmdFix + " " + tr.file + " " + strconv.Itoa(tr.n) + " " + tr.want
 	}
 	target := k.report.failing[0]
 	cases := k.report.cases[target]

@@ -33,6 +33,8 @@ type Task struct {
 	files     map[string]string
 	tests     []Test
 	window    int
+	gold      map[string]string // the repository without the bug
+	trace     bool
 }
 
 // TaskRef returns the task as the engine names it.
@@ -177,7 +179,8 @@ func tryTask(cfg Config, rng *rand.Rand, id string) (Task, bool) {
 			"F": chain[0].name, "ARGS": argsText(c.Args), "X": gaveWord(v, err), "Y": valueWord(c.Want)})
 		break
 	}
-	return Task{ID: id, Statement: stmt, Bug: bug, files: bugFiles, tests: tests, window: cfg.ShowWindow}, true
+	return Task{ID: id, Statement: stmt, Bug: bug, files: bugFiles, tests: tests, window: cfg.ShowWindow,
+		gold: goldFiles, trace: cfg.Trace}, true
 }
 
 // progOf returns the program of the given functions.

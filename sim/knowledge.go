@@ -24,6 +24,14 @@ type knowledge struct {
 type report struct {
 	failing []string
 	cases   map[string][]Case // every case of each failing function
+	trace   *trace            // the report's trace line (Config.Trace), nil if none
+}
+
+// trace is a parsed trace line: line n of file should be want.
+type trace struct {
+	file string
+	n    int
+	want string
 }
 
 func learn(turns []messages.Turn) *knowledge {
@@ -102,6 +110,14 @@ func parseReport(obs string) (*report, bool) {
 	r := &report{cases: map[string][]Case{}}
 	for _, l := range lines[:len(lines)-1] {
 		w := strings.Fields(l)
+		// trace FILE N : [TEXT] should be TEXT
+		if len(w) >= 6 && w[0] == wordTrace && w[3] == ":" {
+			n, err := strconv.Atoi(w[2])
+			if i := slices.Index(w, wordShould); err == nil && i > 0 && i+2 < len(w) && w[i+1] == wordBe {
+				r.trace = &trace{file: w[1], n: n, want: strings.Join(w[i+2:], " ")}
+			}
+			continue
+		}
 		// STATUS F ( x , y ) gave X want Y
 		if len(w) < 8 || (w[0] != wordOK && w[0] != wordFail) || w[2] != "(" {
 			continue

@@ -88,6 +88,9 @@ func runs(t *testing.T) map[string]*rolloutSet {
 		"hard/expert":    rollouts(t, "hard/expert", Hard(), 200, Expert{}, 40),
 		"hard/noisy":     rollouts(t, "hard/noisy", Hard(), 200, Noisy{P: 0.3, Seed: 7}, 40),
 		"hard/random":    rollouts(t, "hard/random", Hard(), 200, Random{Seed: 7}, 40),
+		"guided/expert":  rollouts(t, "guided/expert", Guided(), 300, Expert{}, 40),
+		"guided/noisy":   rollouts(t, "guided/noisy", Guided(), 300, Noisy{P: 0.3, Seed: 7}, 40),
+		"guided/random":  rollouts(t, "guided/random", Guided(), 300, Random{Seed: 7}, 40),
 	}
 }
 
@@ -125,7 +128,7 @@ func TestResolveRates(t *testing.T) {
 		s := got[n]
 		t.Logf("%-15s resolved %.3f  turns %.1f  words %.0f (max %d)", n, s.rate, s.turns, s.words, s.maxWords)
 	}
-	for _, world := range []string{"easy", "default", "hard"} {
+	for _, world := range []string{"easy", "default", "hard", "guided"} {
 		expert, noisy, random := got[world+"/expert"].rate, got[world+"/noisy"].rate, got[world+"/random"].rate
 		wantExpert := 0.95
 		if world == "hard" {
@@ -137,11 +140,19 @@ func TestResolveRates(t *testing.T) {
 		if random >= 0.05 {
 			t.Errorf("%s: random resolves %.3f, want < 0.05", world, random)
 		}
-		if noisy <= random+0.2 || noisy >= expert-0.1 {
+		gap := 0.1
+		if world == "guided" {
+			gap = 0.03 // the trace puts the Expert back on track after a blunder
+		}
+		if noisy <= random+0.2 || noisy >= expert-gap {
 			t.Errorf("%s: noisy resolves %.3f, want well between random %.3f and expert %.3f", world, noisy, random, expert)
 		}
-		if turns := got[world+"/expert"].turns; turns < 5 || turns > 14 {
-			t.Errorf("%s: expert takes %.1f turns, want a handful", world, turns)
+		lo, hi := 5.0, 14.0
+		if world == "guided" {
+			lo, hi = 4, 4 // run_tests, fix from the trace, run_tests, submit
+		}
+		if turns := got[world+"/expert"].turns; turns < lo || turns > hi {
+			t.Errorf("%s: expert takes %.1f turns, want %.0f to %.0f", world, turns, lo, hi)
 		}
 	}
 	if e, d := got["easy/expert"].words, got["default/expert"].words; e >= d {

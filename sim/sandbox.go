@@ -52,12 +52,17 @@ type Sandbox struct {
 	files  map[string]string
 	tests  []Test
 	window int
+	gold   map[string]string // non-nil: failing reports carry a trace line
 	closed bool
 }
 
 // NewSandbox returns a fresh sandbox holding the task's repository.
 func (t Task) NewSandbox() *Sandbox {
-	return &Sandbox{base: t.files, files: maps.Clone(t.files), tests: t.tests, window: t.window}
+	s := &Sandbox{base: t.files, files: maps.Clone(t.files), tests: t.tests, window: t.window}
+	if t.trace {
+		s.gold = t.gold
+	}
+	return s
 }
 
 // Root implements sandbox.Sandbox.
@@ -170,6 +175,11 @@ func (s *Sandbox) exec(w []string) (string, int) {
 		}
 		report, failed := runTests(parseProgram(s.files), s.tests)
 		if len(failed) > 0 {
+			if tr, ok := traceLine(s.gold, s.files); ok {
+				// Before the summary line, which ends every report.
+				i := strings.LastIndexByte(report, '\n')
+				report = report[:i+1] + tr + report[i:]
+			}
 			return report, exitFail
 		}
 		return report, exitOK
@@ -199,6 +209,40 @@ func (s *Sandbox) exec(w []string) (string, int) {
 		return s.fix(w)
 	}
 	return obsNotFound, exitNotFound
+}
+
+// traceLine points at the first line of files that differs from gold (files in
+// name order, missing lines empty) and says what it should be. Files gold does not
+// have are not compared. ok is false when gold is nil or nothing differs.
+func traceLine(gold, files map[string]string) (string, bool) {
+	if gold == nil {
+		return "", false
+	}
+	for _, name := range slices.Sorted(maps.Keys(gold)) {
+		want, have := splitLines(gold[name]), splitLines(files[name])
+		for i := range max(len(want), len(have)) {
+			w, h := "", ""
+			if i < len(want) {
+				w = plain(want[i])
+			}
+			if i < len(have) {
+				h = plain(have[i])
+			}
+			if w == h {
+				continue
+			}
+			out := wordTrace + " " + name + " " + strconv.Itoa(i+1) + " :"
+			if h != "" {
+				out += " " + h
+			}
+			out += " " + wordShould + " " + wordBe
+			if w != "" {
+				out += " " + w
+			}
+			return out, true
+		}
+	}
+	return "", false
 }
 
 // lines returns the lines of a file.

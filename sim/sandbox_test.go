@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
@@ -199,5 +200,58 @@ func TestFactory(t *testing.T) {
 	}
 	if _, err := f.Start(ctx, spec("sim-nope")); !errors.Is(err, sandbox.ErrPermanent) {
 		t.Errorf("Start(unknown) = %v, want ErrPermanent", err)
+	}
+}
+
+func TestTraceLine(t *testing.T) {
+	task := Generate(Guided(), 1)[0]
+	s := task.NewSandbox()
+	ctx := context.Background()
+	run := func(cmd string) string {
+		t.Helper()
+		out, err := s.Exec(ctx, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Text
+	}
+	b := task.Bug
+	want := fmt.Sprintf("trace %s %d : %s should be %s", b.File, b.Line, b.Buggy, b.Fix)
+	lines := strings.Split(run("run_tests"), "\n")
+	if got := lines[len(lines)-2]; got != want {
+		t.Fatalf("line before the summary = %q, want %q", got, want)
+	}
+	// A wrong edit of mod0.py's first body line that is not the bug: the trace
+	// points at whichever of the two comes first.
+	gold := strings.Split(task.Files()["mod0.py"], "\n")
+	other := 2
+	if b.File == "mod0.py" && b.Line == 2 {
+		other = 3
+	}
+	if strings.HasPrefix(gold[other-1], "def") {
+		t.Skipf("mod0.py line %d is a def line", other)
+	}
+	orig := gold[other-1]
+	wrong := "return a"
+	if orig == wrong {
+		wrong = "return b"
+	}
+	run(fmt.Sprintf("fix mod0.py %d %s", other, wrong))
+	want = fmt.Sprintf("trace mod0.py %d : %s should be %s\n", other, wrong, orig)
+	if b.File == "mod0.py" && b.Line < other {
+		want = fmt.Sprintf("trace %s %d : %s should be %s\n", b.File, b.Line, b.Buggy, b.Fix)
+	}
+	if got := run("run_tests"); !strings.Contains(got, want) {
+		t.Errorf("after a wrong edit of mod0.py %d the report lacks %q:\n%s", other, want, got)
+	}
+	run(fmt.Sprintf("fix mod0.py %d %s", other, orig))
+	run(fmt.Sprintf("fix %s %d %s", b.File, b.Line, b.Fix))
+	if got := run("run_tests"); strings.Contains(got, "trace") || strings.Contains(got, "FAIL") {
+		t.Errorf("fixed repository still reports:\n%s", got)
+	}
+	// Without Trace there is never a trace line.
+	plain := Generate(Default(), 1)[0].NewSandbox()
+	if out, _ := plain.Exec(ctx, "run_tests"); strings.Contains(out.Text, "trace") {
+		t.Errorf("Default world printed a trace:\n%s", out.Text)
 	}
 }
