@@ -34,10 +34,11 @@ type Config struct {
 	Cases     int // test cases per tested function, 1 to 8
 	// ShowWindow is how many lines show prints (at least 5: a whole function).
 	ShowWindow int
-	// Trace makes run_tests end a failing report with a traceback line that points
-	// at the first line differing from the correct repository and says what it
-	// should be: "trace mod1.py 14 : return t + 6 should be return u + 6". The
-	// fix is then read, not searched for: a world a small model can learn.
+	// Trace makes run_tests end a failing report, after its summary line, with a
+	// traceback that points at the first line differing from the correct repository
+	// and says what it should be: "trace mod1.py 14 return t + 6" then
+	// "want mod1.py 14 return u + 6". The fix is then read, not searched for: a
+	// world a small model can learn.
 	Trace bool
 	Seed  uint64
 }

@@ -104,20 +104,23 @@ func (k *knowledge) see(file string, n int, text string) {
 // parseReport parses a run_tests observation (see runTests).
 func parseReport(obs string) (*report, bool) {
 	lines := strings.Split(obs, "\n")
+	r := &report{cases: map[string][]Case{}}
+	// A trace (Config.Trace) follows the summary line: trace FILE N [TEXT], then
+	// want FILE N [TEXT].
+	if n := len(lines); n >= 3 {
+		tw, ww := strings.Fields(lines[n-2]), strings.Fields(lines[n-1])
+		if len(tw) >= 3 && tw[0] == wordTrace && len(ww) >= 3 && ww[0] == wordWant {
+			if at, err := strconv.Atoi(ww[2]); err == nil {
+				r.trace = &trace{file: ww[1], n: at, want: strings.Join(ww[3:], " ")}
+				lines = lines[:n-2]
+			}
+		}
+	}
 	if !strings.HasSuffix(lines[len(lines)-1], wordPassed) {
 		return nil, false
 	}
-	r := &report{cases: map[string][]Case{}}
 	for _, l := range lines[:len(lines)-1] {
 		w := strings.Fields(l)
-		// trace FILE N : [TEXT] should be TEXT
-		if len(w) >= 6 && w[0] == wordTrace && w[3] == ":" {
-			n, err := strconv.Atoi(w[2])
-			if i := slices.Index(w, wordShould); err == nil && i > 0 && i+2 < len(w) && w[i+1] == wordBe {
-				r.trace = &trace{file: w[1], n: n, want: strings.Join(w[i+2:], " ")}
-			}
-			continue
-		}
 		// STATUS F ( x , y ) gave X want Y
 		if len(w) < 8 || (w[0] != wordOK && w[0] != wordFail) || w[2] != "(" {
 			continue

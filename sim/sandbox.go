@@ -176,9 +176,8 @@ func (s *Sandbox) exec(w []string) (string, int) {
 		report, failed := runTests(parseProgram(s.files), s.tests)
 		if len(failed) > 0 {
 			if tr, ok := traceLine(s.gold, s.files); ok {
-				// Before the summary line, which ends every report.
-				i := strings.LastIndexByte(report, '\n')
-				report = report[:i+1] + tr + report[i:]
+				// After the summary line: the last thing a reader sees.
+				report += "\n" + tr
 			}
 			return report, exitFail
 		}
@@ -212,8 +211,13 @@ func (s *Sandbox) exec(w []string) (string, int) {
 }
 
 // traceLine points at the first line of files that differs from gold (files in
-// name order, missing lines empty) and says what it should be. Files gold does not
-// have are not compared. ok is false when gold is nil or nothing differs.
+// name order, missing lines empty) and says what it should be, in two lines:
+//
+//	trace mod1.py 14 return t + 6
+//	want mod1.py 14 return u + 6
+//
+// Files gold does not have are not compared. ok is false when gold is nil or nothing
+// differs.
 func traceLine(gold, files map[string]string) (string, bool) {
 	if gold == nil {
 		return "", false
@@ -231,15 +235,8 @@ func traceLine(gold, files map[string]string) (string, bool) {
 			if w == h {
 				continue
 			}
-			out := wordTrace + " " + name + " " + strconv.Itoa(i+1) + " :"
-			if h != "" {
-				out += " " + h
-			}
-			out += " " + wordShould + " " + wordBe
-			if w != "" {
-				out += " " + w
-			}
-			return out, true
+			at := name + " " + strconv.Itoa(i+1)
+			return strings.TrimSpace(wordTrace+" "+at+" "+h) + "\n" + strings.TrimSpace(wordWant+" "+at+" "+w), true
 		}
 	}
 	return "", false

@@ -216,10 +216,13 @@ func TestTraceLine(t *testing.T) {
 		return out.Text
 	}
 	b := task.Bug
-	want := fmt.Sprintf("trace %s %d : %s should be %s", b.File, b.Line, b.Buggy, b.Fix)
-	lines := strings.Split(run("run_tests"), "\n")
-	if got := lines[len(lines)-2]; got != want {
-		t.Fatalf("line before the summary = %q, want %q", got, want)
+	tr := func(file string, n int, cur, fix string) string {
+		return fmt.Sprintf("trace %s %d %s\nwant %s %d %s", file, n, cur, file, n, fix)
+	}
+	want := tr(b.File, b.Line, b.Buggy, b.Fix)
+	report := run("run_tests")
+	if !strings.HasSuffix(report, "passed\n"+want) {
+		t.Fatalf("report does not end with the summary line and %q:\n%s", want, report)
 	}
 	// A wrong edit of mod0.py's first body line that is not the bug: the trace
 	// points at whichever of the two comes first.
@@ -237,11 +240,11 @@ func TestTraceLine(t *testing.T) {
 		wrong = "return b"
 	}
 	run(fmt.Sprintf("fix mod0.py %d %s", other, wrong))
-	want = fmt.Sprintf("trace mod0.py %d : %s should be %s\n", other, wrong, orig)
+	want = tr("mod0.py", other, wrong, orig)
 	if b.File == "mod0.py" && b.Line < other {
-		want = fmt.Sprintf("trace %s %d : %s should be %s\n", b.File, b.Line, b.Buggy, b.Fix)
+		want = tr(b.File, b.Line, b.Buggy, b.Fix)
 	}
-	if got := run("run_tests"); !strings.Contains(got, want) {
+	if got := run("run_tests"); !strings.HasSuffix(got, want) {
 		t.Errorf("after a wrong edit of mod0.py %d the report lacks %q:\n%s", other, want, got)
 	}
 	run(fmt.Sprintf("fix mod0.py %d %s", other, orig))

@@ -20,8 +20,6 @@ const (
 	wordFailed  = "failed"
 	wordPassed  = "passed"
 	wordTrace   = "trace"
-	wordShould  = "should"
-	wordBe      = "be"
 
 	fenceOpen  = "```command"
 	fenceClose = "```"
@@ -57,7 +55,7 @@ const (
 var phrases = []string{
 	"def return ( ) , : = + - * a b c t u v w",
 	wordOK + " " + wordFail + " " + wordGave + " " + wordWant + " " + wordError + " " + wordBig + " " + wordNeg + " " + wordFailed + " " + wordPassed,
-	wordTrace + " " + wordShould + " " + wordBe,
+	wordTrace,
 	cmdLs + " " + cmdRunTests + " " + cmdGrep + " " + cmdShow + " " + cmdFix + " " + swe.SubmitCommand,
 	obsNoMatches, obsMoreMatches, obsNotFound, obsNoSuchFile, obsNoSuchLine, obsSyntaxError,
 	usageLs, usageRunTests, usageGrep, usageShow, usageFix,

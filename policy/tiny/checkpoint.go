@@ -23,7 +23,7 @@ import (
 // refused as a whole and nothing is half-loaded.
 const (
 	ckptMagic  = "swerl-tiny-ckpt\n"
-	ckptFormat = 1
+	ckptFormat = 2 // 2: the S (smeared key) embeddings
 )
 
 // ErrCorruptCheckpoint is wrapped by every error about a file that is not a whole,

@@ -44,7 +44,7 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 	for i, s := range m.p.specs {
 		for k := 0; k < 6; k++ {
 			j := rng.IntN(s.size())
-			if i == pE {
+			if i == pE || i == pS {
 				id := int(wins[rng.IntN(len(wins))])
 				if id == int(Pad) {
 					id = int(wins[w-1])

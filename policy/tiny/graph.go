@@ -11,9 +11,10 @@ import (
 // The computation, for B windows of W ids at once (d = Dim, H = Heads, dh = d/H):
 //
 //	X[b,w]  = E[id[b,w]] + P[w]                     gathered in Go; XL = X[:, W-1]
+//	K[b,w]  = X[b,w] + S[id[b,w-1]]                  the key's input (S[..] = 0 at w = 0)
 //	q       = XL Wq                                  the last position's query
 //	qk[b,h] = (q[b] masked to head h) / sqrt(dh) Wk^T
-//	s[b,h,w] = qk[b,h] . X[b,w] + pad bias           = q_h . k_h(X[b,w]) / sqrt(dh)
+//	s[b,h,w] = qk[b,h] . K[b,w] + pad bias           = q_h . k_h(K[b,w]) / sqrt(dh)
 //	a       = softmax over w
 //	c[b]    = concat_h (sum_w a[b,h,w] X[b,w]) Wv_h  = sum_w a v_h(X[b,w])
 //	h       = XL + c Wo                              attention with residual
@@ -21,7 +22,11 @@ import (
 //	logp    = logsoftmax(h2 Wout + bout)             [B, V]
 //
 // That is one causal transformer layer whose only query is the last position (the
-// others' outputs would only feed later layers): multiplying the query by Wk^T instead
+// others' outputs would only feed later layers), with "smeared" keys: each key also
+// sees the token before it, so one layer can form an induction head (attend to the
+// token that followed an earlier copy of the current one: the copying that reading a
+// file name, a line number or a line of code out of an observation needs; Olsson et
+// al. 2022, "In-context learning and induction heads"). Multiplying the query by Wk^T instead
 // of projecting every key (and pooling X before Wv) costs B*H*d^2 instead of B*W*d^2.
 // The embedding gather (and its scatter-add in the backward pass) runs in Go; all the
 // rest, the loss and its gradients, is a gorgonia graph compiled once per batch size.
@@ -49,6 +54,7 @@ type graph struct {
 
 	ids      []int32   // [B, W] the windows of the last run
 	x, xl    []float32 // [B, W, d], [B, d]
+	xs       []float32 // [B, W, d] the previous tokens' S rows
 	bias     []float32 // [B, H, W]
 	onehot   []float32 // [B, V]
 	rows     rowInputs // per-row loss inputs
@@ -96,9 +102,10 @@ func newGraph(m *Model, b int, mode graphMode) (gr *graph, err error) {
 	gr.ids = make([]int32, b*w)
 	gr.x = make([]float32, b*w*d)
 	gr.xl = make([]float32, b*d)
+	gr.xs = make([]float32, b*w*d)
 	gr.bias = make([]float32, b*h*w)
 	for i, s := range m.p.specs {
-		if i == pE || i == pP {
+		if i == pE || i == pP || i == pS {
 			continue
 		}
 		gr.pn[i] = backed(g, s.name, m.p.view(i), s.rows, s.cols)
@@ -118,6 +125,8 @@ func newGraph(m *Model, b int, mode graphMode) (gr *graph, err error) {
 	}
 	x := backed(g, "x", gr.x, b, w, d)
 	xl := backed(g, "xl", gr.xl, b, d)
+	xs := backed(g, "xs", gr.xs, b, w, d)
+	keys := G.Must(G.Add(x, xs))
 	bias := backed(g, "bias", gr.bias, b, h, w)
 	hq := backed(g, "hmq", hmq, b, h, d)
 	hy := backed(g, "hmy", hmy, b, h, d)
@@ -126,7 +135,7 @@ func newGraph(m *Model, b int, mode graphMode) (gr *graph, err error) {
 	q := G.Must(G.Mul(xl, p[pWq]))                                                                  // [B, d]
 	qm := G.Must(G.BroadcastHadamardProd(G.Must(G.Reshape(q, []int{b, 1, d})), hq, []byte{1}, nil)) // [B, H, d]
 	qk := G.Must(G.Reshape(G.Must(G.Mul(G.Must(G.Reshape(qm, []int{b * h, d})), p[pWkT])), []int{b, h, d}))
-	s := G.Must(G.Add(G.Must(G.BatchedMatMul(qk, x, false, true)), bias)) // [B, H, W]
+	s := G.Must(G.Add(G.Must(G.BatchedMatMul(qk, keys, false, true)), bias)) // [B, H, W]
 	a := G.Must(G.Exp(G.Must(logSoftmax(G.Must(G.Reshape(s, []int{b * h, w}))))))
 	xa := G.Must(G.BatchedMatMul(G.Must(G.Reshape(a, []int{b, h, w})), x)) // [B, H, d]
 	y := G.Must(G.Reshape(G.Must(G.Mul(G.Must(G.Reshape(xa, []int{b * h, d})), p[pWv])), []int{b, h, d}))
@@ -165,7 +174,7 @@ func newGraph(m *Model, b int, mode graphMode) (gr *graph, err error) {
 		for i := pWq; i < numParams; i++ {
 			wrt = append(wrt, p[i])
 		}
-		wrt = append(wrt, x, xl)
+		wrt = append(wrt, x, xl, xs)
 		if gr.grads, err = G.Grad(gr.loss, wrt...); err != nil {
 			return nil, fmt.Errorf("tiny: gradients: %w", err)
 		}
@@ -215,7 +224,7 @@ func dapoLoss(newLP *G.Node, in dapoNodes) (loss *G.Node, err error) {
 func (gr *graph) load(windows []int32) {
 	c := gr.m.cfg
 	w, d, h := c.Window, c.Dim, c.Heads
-	e, pp := gr.m.p.view(pE), gr.m.p.view(pP)
+	e, pp, sm := gr.m.p.view(pE), gr.m.p.view(pP), gr.m.p.view(pS)
 	copy(gr.ids, windows)
 	for r := 0; r < gr.b; r++ {
 		for j := 0; j < w; j++ {
@@ -224,6 +233,12 @@ func (gr *graph) load(windows []int32) {
 			er, pr := e[id*d:(id+1)*d], pp[j*d:(j+1)*d]
 			for k := range dst {
 				dst[k] = er[k] + pr[k]
+			}
+			ds := gr.xs[(r*w+j)*d : (r*w+j+1)*d]
+			if prev := gr.prev(r, j); prev >= 0 {
+				copy(ds, sm[prev*d:(prev+1)*d])
+			} else {
+				clear(ds)
 			}
 			var bias float32
 			if id == int(Pad) {
@@ -235,6 +250,16 @@ func (gr *graph) load(windows []int32) {
 		}
 		copy(gr.xl[r*d:(r+1)*d], gr.x[(r*w+w-1)*d:(r*w+w)*d])
 	}
+}
+
+// prev is the id before window position j of row r whose S row is smeared into the
+// key at j, or -1 when there is none (the window's first position, or padding).
+func (gr *graph) prev(r, j int) int {
+	w := gr.m.cfg.Window
+	if j == 0 || gr.ids[r*w+j-1] == Pad {
+		return -1
+	}
+	return int(gr.ids[r*w+j-1])
 }
 
 // run executes the graph once and resets the machine after read has looked at it.
@@ -296,7 +321,7 @@ func (gr *graph) train(windows, targets []int32, grad []float32, out *stepOut) e
 }
 
 // scatter adds the graph's gradients into grad: the parameters' directly, the inputs'
-// (x, xl) onto the embedding rows and positions they were gathered from.
+// (x, xl, xs) onto the embedding rows and positions they were gathered from.
 func (gr *graph) scatter(grad []float32) {
 	p := gr.m.p
 	for k, i := 0, pWq; i < numParams; i, k = i+1, k+1 {
@@ -307,9 +332,9 @@ func (gr *graph) scatter(grad []float32) {
 	}
 	c := gr.m.cfg
 	w, d := c.Window, c.Dim
-	de, dp := p.viewOf(grad, pE), p.viewOf(grad, pP)
-	dx := gr.gradOut[len(gr.gradOut)-2]
-	dxl := gr.gradOut[len(gr.gradOut)-1]
+	de, dp, ds := p.viewOf(grad, pE), p.viewOf(grad, pP), p.viewOf(grad, pS)
+	n := len(gr.gradOut)
+	dx, dxl, dxs := gr.gradOut[n-3], gr.gradOut[n-2], gr.gradOut[n-1]
 	add := func(id, pos int, src []float32) {
 		er, pr := de[id*d:(id+1)*d], dp[pos*d:(pos+1)*d]
 		for k, g := range src {
@@ -324,6 +349,12 @@ func (gr *graph) scatter(grad []float32) {
 				continue // masked out of attention: no gradient
 			}
 			add(id, j, dx[(r*w+j)*d:(r*w+j+1)*d])
+			if prev := gr.prev(r, j); prev >= 0 {
+				sr := ds[prev*d : (prev+1)*d]
+				for k, g := range dxs[(r*w+j)*d : (r*w+j+1)*d] {
+					sr[k] += g
+				}
+			}
 		}
 		add(int(gr.ids[r*w+w-1]), w-1, dxl[r*d:(r+1)*d])
 	}

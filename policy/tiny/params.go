@@ -6,11 +6,13 @@ import (
 	"math/rand/v2"
 )
 
-// Parameter indices into params.specs. E (token embeddings) and P (position
-// embeddings) are gathered in Go (embed); the others are gorgonia nodes.
+// Parameter indices into params.specs. E (token embeddings), P (position
+// embeddings) and S (previous-token embeddings, smeared into the keys) are gathered
+// in Go (graph.load); the others are gorgonia nodes.
 const (
 	pE = iota
 	pP
+	pS
 	pWq
 	pWkT
 	pWv
@@ -45,6 +47,7 @@ func newParams(c Config, vocab int) *params {
 	specs := []paramSpec{
 		pE:    {name: "E", rows: vocab, cols: d, decay: true},
 		pP:    {name: "P", rows: c.Window, cols: d, decay: true},
+		pS:    {name: "S", rows: vocab, cols: d, decay: true},
 		pWq:   {name: "Wq", rows: d, cols: d, decay: true},
 		pWkT:  {name: "WkT", rows: d, cols: d, decay: true},
 		pWv:   {name: "Wv", rows: d, cols: d, decay: true},
@@ -89,7 +92,7 @@ func (p *params) init(seed uint64) {
 	for i, s := range p.specs {
 		var std float64
 		switch i {
-		case pE, pP:
+		case pE, pP, pS:
 			std = 0.5
 		case pWq, pWkT, pWv, pW1:
 			std = 1 / math.Sqrt(float64(s.rows))

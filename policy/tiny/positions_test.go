@@ -78,9 +78,7 @@ func TestSeqMeanAggregation(t *testing.T) {
 	// On-policy, every ratio is 1 and the surrogate of token i of sequence s is -A_s:
 	// seq-mean-token-mean gives -mean_s(A_s) whatever the lengths.
 	m := toyModel(t)
-	for i := range m.p.data {
-		m.p.data[i] *= 3 // replies of different lengths
-	}
+	m.p.view(pBout)[EOS] = 3 // replies of different lengths
 	p := NewPolicy(m, PolicyConfig{Seed: 4, MaxReplyTokens: 10})
 	advs := []float64{2, -1, 0.5}
 	var recs []messages.EpisodeRecord

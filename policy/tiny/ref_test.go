@@ -55,9 +55,10 @@ func (r *refModel) logp(win []int32) []float64 {
 	vals := make([][]float64, w)
 	for j := range x {
 		keys[j] = make([]float64, d)
+		kin := r.keyInput(win, x, j)
 		for jj := 0; jj < d; jj++ {
 			for i := 0; i < d; i++ {
-				keys[j][jj] += x[j][i] * wk[jj*d+i]
+				keys[j][jj] += kin[i] * wk[jj*d+i]
 			}
 		}
 		vals[j] = matvec(x[j], wv, d, d)
@@ -139,10 +140,11 @@ func (r *refModel) attention(win []int32) [][]float64 {
 				continue
 			}
 			var sc float64
+			kin := r.keyInput(win, x, j)
 			for k := hh * dh; k < (hh+1)*dh; k++ {
 				var key float64
 				for i := 0; i < d; i++ {
-					key += x[j][i] * wk[k*d+i]
+					key += kin[i] * wk[k*d+i]
 				}
 				sc += q[k] * key
 			}
@@ -153,6 +155,20 @@ func (r *refModel) attention(win []int32) [][]float64 {
 			s[j] /= z
 		}
 		out[hh] = s
+	}
+	return out
+}
+
+// keyInput is the input of the key at window position j: x[j] plus the S row of the
+// token before it (none at j = 0 or after padding).
+func (r *refModel) keyInput(win []int32, x [][]float64, j int) []float64 {
+	d := r.c.Dim
+	out := append([]float64(nil), x[j]...)
+	if j > 0 && win[j-1] != Pad {
+		sm := r.view(pS)
+		for k := range out {
+			out[k] += sm[int(win[j-1])*d+k]
+		}
 	}
 	return out
 }

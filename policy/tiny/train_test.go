@@ -245,7 +245,7 @@ func TestWeightDecayAlone(t *testing.T) {
 		}
 		b, a := m.p.viewOf(before, i), m.p.view(i)
 		for j := range a {
-			if math.Abs(float64(a[j]-b[j]*want)) > 1e-7 {
+			if math.Abs(float64(a[j]-b[j]*want)) > 1e-7+1e-6*math.Abs(float64(b[j])) {
 				t.Fatalf("%s[%d]: %v -> %v, want x%v", s.name, j, b[j], a[j], want)
 			}
 		}
