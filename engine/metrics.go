@@ -16,7 +16,7 @@ import (
 type MetricsLine struct {
 	Time      time.Time `json:"time"`
 	Stage     string    `json:"stage"`
-	Kind      string    `json:"kind"` // "iteration" or "eval"
+	Kind      string    `json:"kind"` // "iteration", "eval" or "pretrain_probe"
 	Step      int       `json:"step"`
 	Iteration int       `json:"iteration"`
 	Version   int       `json:"policy_version"`
@@ -33,6 +33,11 @@ type MetricsLine struct {
 	BatchSize          int `json:"batch_size,omitempty"`
 
 	Train *messages.TrainStats `json:"train,omitempty"`
+
+	// A pretraining probe: the traces and tokens trained on so far, the last chunk's loss.
+	Traces int      `json:"traces,omitempty"`
+	Tokens int      `json:"tokens,omitempty"`
+	Loss   *float64 `json:"loss,omitempty"`
 
 	Pass1 *float64 `json:"pass1,omitempty"`
 	PassG *float64 `json:"passG,omitempty"`
@@ -68,6 +73,13 @@ func IterationLine(stage string, step int, r actors.IterationReport) MetricsLine
 		l.Train = &ts
 	}
 	return l
+}
+
+// PretrainLine records a probe of the base model during pretraining (on training-pool
+// tasks).
+func PretrainLine(traces, tokens int, loss float64, p PassRates) MetricsLine {
+	return MetricsLine{Time: time.Now().UTC(), Stage: "base", Kind: "pretrain_probe", Traces: traces, Tokens: tokens,
+		Loss: &loss, Pass1: &p.Pass1, PassG: &p.PassG, Episodes: p.Samples}
 }
 
 // EvalLine records a held-out evaluation.

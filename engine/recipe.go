@@ -36,6 +36,9 @@ type Recipe struct {
 		Tasks   Knob[int] `json:"tasks"`
 		Samples Knob[int] `json:"samples"`
 		TurnCap Knob[int] `json:"turn_cap"`
+		// Every is how many RL iterations pass between held-out evaluations on the
+		// learning curve (each phase's end is always evaluated).
+		Every Knob[int] `json:"every"`
 	} `json:"held_out"`
 	Pretrain struct {
 		Traces      Knob[int]     `json:"traces"`
@@ -44,6 +47,12 @@ type Recipe struct {
 		LR          Knob[float64] `json:"lr"`
 		Batch       Knob[int]     `json:"batch"`
 		TargetPass1 Knob[float64] `json:"target_pass1"`
+		// Pretraining stops at the first probe whose pass@1 reaches TargetPass1: a
+		// probe follows every ProbeEvery traces and rolls out ProbeSamples samples of
+		// ProbeTasks training-pool tasks (never held-out ones).
+		ProbeEvery   Knob[int] `json:"probe_every"`
+		ProbeTasks   Knob[int] `json:"probe_tasks"`
+		ProbeSamples Knob[int] `json:"probe_samples"`
 	} `json:"pretrain"`
 	RFT struct {
 		Tasks            Knob[int]     `json:"tasks"`
@@ -68,6 +77,7 @@ type RLStage struct {
 	EpsLow              Knob[float64] `json:"eps_low"`
 	EpsHigh             Knob[float64] `json:"eps_high"`
 	TurnCap             Knob[int]     `json:"turn_cap"`
+	LengthThreshold     Knob[int]     `json:"length_threshold"` // L_thr of the turn penalty
 	ContextTokens       Knob[int]     `json:"context_tokens"`
 	LR                  Knob[float64] `json:"lr"`
 	WeightDecay         Knob[float64] `json:"weight_decay"`
@@ -122,8 +132,14 @@ func (r Recipe) Validate() error {
 	if r.World.TrainTasks.Ours < 1 || r.HeldOut.Tasks.Ours < 1 {
 		bad("world.train_tasks and held_out.tasks must be positive")
 	}
-	if r.HeldOut.Samples.Ours < 1 || r.HeldOut.TurnCap.Ours < 1 {
-		bad("held_out.samples and held_out.turn_cap must be positive")
+	if r.HeldOut.Samples.Ours < 1 || r.HeldOut.TurnCap.Ours < 1 || r.HeldOut.Every.Ours < 1 {
+		bad("held_out.samples, held_out.turn_cap and held_out.every must be positive")
+	}
+	if p := r.Pretrain; p.Traces.Ours < 1 || p.Epochs.Ours < 1 || p.ProbeEvery.Ours < 1 || p.ProbeTasks.Ours < 1 || p.ProbeSamples.Ours < 1 {
+		bad("pretrain.traces, epochs, probe_every, probe_tasks and probe_samples must be positive")
+	}
+	if t := r.Pretrain.TargetPass1.Ours; t <= 0 || t > 1 {
+		bad("pretrain.target_pass1 = %v: want a fraction in (0, 1]", t)
 	}
 	if r.RFT.Samples.Ours < 1 || r.RFT.Tasks.Ours < 1 {
 		bad("rft.tasks and rft.samples must be positive")
@@ -134,6 +150,8 @@ func (r Recipe) Validate() error {
 			bad("%s.group_size = %d: group-normalised advantages need at least 2", name, s.GroupSize.Ours)
 		case s.EpsLow.Ours <= 0 || s.EpsLow.Ours >= 1 || s.EpsHigh.Ours <= 0:
 			bad("%s: need 0 < eps_low < 1 and eps_high > 0", name)
+		case s.LengthThreshold.Ours < 1 || s.LengthThreshold.Ours >= s.TurnCap.Ours:
+			bad("%s.length_threshold = %d: want 1 <= length_threshold < turn_cap (%d)", name, s.LengthThreshold.Ours, s.TurnCap.Ours)
 		case s.TurnCap.Ours < 1 || s.TasksPerIteration.Ours < 1 || s.Iterations.Ours < 0:
 			bad("%s: turn_cap and tasks_per_iteration must be positive, iterations not negative", name)
 		case s.LR.Ours <= 0 || s.GradClip.Ours <= 0:

@@ -25,6 +25,10 @@ type TrainOptions struct {
 	Out      string
 	Progress io.Writer // nil: quiet
 	Logger   hclog.Logger
+	// Resume picks the run up after its last finished phase: the phases whose
+	// checkpoints/<stage>.ckpt exist in Out are not run again (each is loaded and
+	// evaluated for its table row), and training goes on from the latest.
+	Resume bool
 }
 
 // TrainResult is the recipe's outcome: the paper's Table 1 rows and the learning curve.
@@ -136,7 +140,29 @@ func Train(ctx context.Context, opts TrainOptions) (TrainResult, error) {
 		{"+ RL stage 1", "stage1", func(ctx context.Context) error { return rr.rl(ctx, "stage1", r.Stage1, rr.pool) }},
 		{"+ RL stage 2", "stage2", func(ctx context.Context) error { return rr.rl(ctx, "stage2", r.Stage2, rr.harderPool(ctx)) }},
 	}
-	for _, ph := range phases {
+	done := -1
+	if opts.Resume {
+		for i, ph := range phases {
+			if _, err := os.Stat(rr.ckptPath(ph.stage)); err == nil {
+				done = i
+			}
+		}
+	}
+	rlSteps := map[string]int{"stage1": r.Stage1.Iterations.Ours, "stage2": r.Stage2.Iterations.Ours}
+	for i, ph := range phases {
+		if i <= done {
+			if err := rr.trainer.Load(rr.ckptPath(ph.stage)); err != nil {
+				return res, fmt.Errorf("resume: %w", err)
+			}
+			rr.step += rlSteps[ph.stage]
+			rr.say("%s: resumed from %s", ph.name, rr.ckptPath(ph.stage))
+			p, err := rr.evaluate(ctx, ph.stage)
+			if err != nil {
+				return res, fmt.Errorf("%s: held-out evaluation: %w", ph.stage, err)
+			}
+			res.Rows = append(res.Rows, TableRow{Model: ph.name, Rates: p})
+			continue
+		}
 		rr.say("%s ...", ph.name)
 		if err := ph.run(ctx); err != nil {
 			return res, fmt.Errorf("%s: %w", ph.stage, err)
@@ -175,7 +201,7 @@ func simPreset(name string) (sim.Config, error) {
 
 // rollouts runs every task of tasks g times with the current model through the actor
 // engine. trainer nil means evaluation (nothing is learnt).
-func (rr *recipeRun) rollouts(ctx context.Context, tasks []sim.Task, g, turnCap int, seed uint64, learn bool) (IterationResult, error) {
+func (rr *recipeRun) rollouts(ctx context.Context, tasks []sim.Task, g, turnCap, lthr int, seed uint64, learn bool) (IterationResult, error) {
 	cfg := DefaultConfig()
 	cfg.Iterations, cfg.TasksPerIteration, cfg.GroupSize, cfg.Seed = 1, len(tasks), g, seed
 	for _, t := range tasks {
@@ -188,6 +214,9 @@ func (rr *recipeRun) rollouts(ctx context.Context, tasks []sim.Task, g, turnCap 
 	}
 	cfg.StartVersion = rr.model.Version()
 	cfg.Episode.TurnCap = turnCap
+	if lthr > 0 {
+		cfg.Episode.LengthThreshold = lthr
+	}
 	cfg.Logger = rr.opts.Logger
 	res, err := Run(ctx, cfg)
 	if err != nil {
@@ -201,7 +230,7 @@ func (rr *recipeRun) rollouts(ctx context.Context, tasks []sim.Task, g, turnCap 
 
 // evaluate measures held-out pass@1 and pass@G and puts a point on the curve.
 func (rr *recipeRun) evaluate(ctx context.Context, stage string) (PassRates, error) {
-	it, err := rr.rollouts(ctx, rr.heldOut, rr.r.HeldOut.Samples.Ours, rr.r.HeldOut.TurnCap.Ours, rr.r.Seed+7, false)
+	it, err := rr.rollouts(ctx, rr.heldOut, rr.r.HeldOut.Samples.Ours, rr.r.HeldOut.TurnCap.Ours, 0, rr.r.Seed+7, false)
 	if err != nil {
 		return PassRates{}, err
 	}
@@ -212,7 +241,11 @@ func (rr *recipeRun) evaluate(ctx context.Context, stage string) (PassRates, err
 	return p, rr.metrics.Write(EvalLine(stage, rr.step, rr.model.Version(), p))
 }
 
-// pretrain makes the weak base model: SFT on noisy expert traces.
+// pretrain makes the weak base model (PAPER.md starts from a model that resolves about
+// 10%): SFT on noisy expert traces, probe_every traces at a time, until a probe of
+// pass@1 on training-pool tasks reaches target_pass1 or the traces (times epochs) run
+// out. Stopping at a measured rate rather than after a fixed budget keeps the base
+// where the recipe wants it whatever the seed.
 func (rr *recipeRun) pretrain(ctx context.Context) error {
 	pt := rr.r.Pretrain
 	noisy := sim.Noisy{P: pt.Noise.Ours, Seed: rr.r.Seed}
@@ -233,13 +266,31 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 	if err := rr.trainer.SetConfig(cfg); err != nil {
 		return err
 	}
+	probe := rr.pool[len(rr.pool)-min(pt.ProbeTasks.Ours, len(rr.pool)):]
+	seen, tokens := 0, 0
 	for e := 0; e < pt.Epochs.Ours; e++ {
-		st, err := rr.trainer.SFT(ctx, recs)
-		if err != nil {
-			return err
+		for at := 0; at < len(recs); at += pt.ProbeEvery.Ours {
+			chunk := recs[at:min(at+pt.ProbeEvery.Ours, len(recs))]
+			st, err := rr.trainer.SFT(ctx, chunk)
+			if err != nil {
+				return err
+			}
+			seen, tokens = seen+len(chunk), tokens+st.Tokens
+			it, err := rr.rollouts(ctx, probe, pt.ProbeSamples.Ours, rr.r.HeldOut.TurnCap.Ours, 0, rr.r.Seed+3, false)
+			if err != nil {
+				return err
+			}
+			p := Pass(it.Records)
+			rr.say("  pretrain: %d traces (%d tokens), loss %.3f, probe pass@1 %.1f%%", seen, tokens, st.Loss, 100*p.Pass1)
+			if err := rr.metrics.Write(PretrainLine(seen, tokens, st.Loss, p)); err != nil {
+				return err
+			}
+			if p.Pass1 >= pt.TargetPass1.Ours {
+				return nil
+			}
 		}
-		rr.say("  pretrain epoch %d: %d traces, %d tokens, loss %.3f", e+1, len(recs), st.Tokens, st.Loss)
 	}
+	rr.say("  pretrain: the traces ran out before the probe reached %.0f%%", 100*pt.TargetPass1.Ours)
 	return nil
 }
 
@@ -248,7 +299,7 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 func (rr *recipeRun) rft(ctx context.Context) error {
 	f := rr.r.RFT
 	tasks := rr.pool[:min(f.Tasks.Ours, len(rr.pool))]
-	it, err := rr.rollouts(ctx, tasks, f.Samples.Ours, rr.r.Stage1.TurnCap.Ours, rr.r.Seed+11, false)
+	it, err := rr.rollouts(ctx, tasks, f.Samples.Ours, rr.r.Stage1.TurnCap.Ours, 0, rr.r.Seed+11, false)
 	if err != nil {
 		return err
 	}
@@ -300,7 +351,7 @@ func (rr *recipeRun) rl(ctx context.Context, stage string, s RLStage, pool []sim
 		for i := range tasks {
 			tasks[i] = pool[perm[i]]
 		}
-		it, err := rr.rollouts(ctx, tasks, s.GroupSize.Ours, s.TurnCap.Ours, rr.r.Seed+uint64(1000*rr.step+k), true)
+		it, err := rr.rollouts(ctx, tasks, s.GroupSize.Ours, s.TurnCap.Ours, s.LengthThreshold.Ours, rr.r.Seed+uint64(1000*rr.step+k), true)
 		if err != nil {
 			return err
 		}
@@ -312,8 +363,10 @@ func (rr *recipeRun) rl(ctx context.Context, stage string, s RLStage, pool []sim
 		rr.say("  %s iteration %d: resolved %d/%d, groups kept %d (dropped %d zero-advantage), batch %d, loss %.4f, clip low/high %.3f/%.3f",
 			stage, k+1, rep.Resolved, rep.Requested, rep.GroupsKept, rep.GroupsDroppedZeroAdvantage, rep.BatchSize,
 			rep.Train.Loss, rep.Train.ClipFracLow, rep.Train.ClipFracHigh)
-		if _, err := rr.evaluate(ctx, stage); err != nil {
-			return err
+		if (k+1)%rr.r.HeldOut.Every.Ours == 0 || k+1 == s.Iterations.Ours {
+			if _, err := rr.evaluate(ctx, stage); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -324,7 +377,7 @@ func (rr *recipeRun) rl(ctx context.Context, stage string, s RLStage, pool []sim
 func (rr *recipeRun) harderPool(ctx context.Context) []sim.Task {
 	s := rr.r.Stage2
 	probe := rr.pool[:min(len(rr.pool), 4*s.TasksPerIteration.Ours)]
-	it, err := rr.rollouts(ctx, probe, 3, s.TurnCap.Ours, rr.r.Seed+23, false)
+	it, err := rr.rollouts(ctx, probe, 3, s.TurnCap.Ours, 0, rr.r.Seed+23, false)
 	if err != nil {
 		return rr.pool
 	}
@@ -353,8 +406,12 @@ func (rr *recipeRun) harderPool(ctx context.Context) []sim.Task {
 	return out
 }
 
+func (rr *recipeRun) ckptPath(stage string) string {
+	return filepath.Join(rr.opts.Out, "checkpoints", stage+".ckpt")
+}
+
 func (rr *recipeRun) checkpoint(stage string) error {
-	return rr.trainer.Save(filepath.Join(rr.opts.Out, "checkpoints", stage+".ckpt"))
+	return rr.trainer.Save(rr.ckptPath(stage))
 }
 
 // IterationResult wraps one engine iteration's report.

@@ -15,6 +15,7 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	recipePath := fs.String("recipe", "", "recipe file (default: the embedded engine/recipe.json)")
 	out := fs.String("out", "swerl-train", "directory for metrics.jsonl, checkpoints/, curve.svg and table.txt")
+	resume := fs.Bool("resume", false, "go on after the last finished phase whose checkpoint is in --out")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -25,7 +26,7 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	res, err := engine.Train(ctx, engine.TrainOptions{Recipe: r, Out: *out, Progress: stdout})
+	res, err := engine.Train(ctx, engine.TrainOptions{Recipe: r, Out: *out, Progress: stdout, Resume: *resume})
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
