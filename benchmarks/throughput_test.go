@@ -16,3 +16,11 @@ func BenchmarkRollouts(b *testing.B) {
 		b.Run("ref=protoactor/"+p.String(), func(b *testing.B) { Actors(b, p) })
 	}
 }
+
+// BenchmarkLearner measures rollout and learner tokens per second of the embedded
+// recipe's tiny model (one RL iteration of 32 tasks x G = 10 per op):
+//
+//	go test ./benchmarks -run '^$' -bench Learner -count 5
+func BenchmarkLearner(b *testing.B) {
+	Learner(b, LearnerParams{Tasks: 32, Group: 10, TurnCap: 12})
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // Knob is one setting of the recipe: swerl's value beside the paper's (a number, or
@@ -101,13 +102,64 @@ func DefaultRecipe() Recipe {
 	return r
 }
 
-// LoadRecipe reads a recipe file.
-func LoadRecipe(path string) (Recipe, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Recipe{}, err
+// LoadRecipe reads a recipe file ("" for the embedded one) and applies settings
+// (see SetKnobs).
+func LoadRecipe(path string, settings ...string) (Recipe, error) {
+	data, name := defaultRecipe, "embedded recipe.json"
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return Recipe{}, err
+		}
+		name = path
 	}
-	return ParseRecipe(data, path)
+	data, err := SetKnobs(data, settings)
+	if err != nil {
+		return Recipe{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return ParseRecipe(data, name)
+}
+
+// SetKnobs returns data (a recipe file) with knobs replaced: each setting is
+// "section.knob=value" (the knob's "ours" value; "seed=N" for the seed), value a JSON
+// number, boolean or string. An unknown section or knob is an error, so a typo never
+// silently keeps the default.
+func SetKnobs(data []byte, settings []string) ([]byte, error) {
+	if len(settings) == 0 {
+		return data, nil
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	for _, set := range settings {
+		key, val, ok := strings.Cut(set, "=")
+		if !ok {
+			return nil, fmt.Errorf("setting %q: want section.knob=value", set)
+		}
+		var v any
+		if err := json.Unmarshal([]byte(val), &v); err != nil {
+			v = val // a bare word: a string
+		}
+		if key == "seed" {
+			doc["seed"] = v
+			continue
+		}
+		section, knob, ok := strings.Cut(key, ".")
+		sec, isMap := doc[section].(map[string]any)
+		if !ok || !isMap {
+			return nil, fmt.Errorf("setting %q: no section %q in the recipe", set, section)
+		}
+		switch k := sec[knob].(type) {
+		case map[string]any:
+			k["ours"] = v
+		case string: // world.preset
+			sec[knob] = v
+		default:
+			return nil, fmt.Errorf("setting %q: no knob %q in section %q", set, knob, section)
+		}
+	}
+	return json.Marshal(doc)
 }
 
 // ParseRecipe decodes and validates a recipe; unknown keys are errors (a misspelt

@@ -17,7 +17,8 @@ const usage = `usage: swerl <command> [flags]
 commands:
   train   run the embedded recipe (SimSWE, tiny policy: base -> RFT -> DAPO)
   bench   measure rollout throughput against the goroutine and Proto.Actor references;
-          'bench sandbox': sandbox ready time and exec round trip, next to the docker CLI
+          'bench sandbox': sandbox ready time and exec round trip, next to the docker CLI;
+          'bench learner': rollout and learner tokens/s of the embedded recipe's tiny model
   tasks   validate a task file: gold patches resolve, empty patches do not (real sandboxes)
   help    show this text
 
@@ -37,6 +38,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "bench":
 		if len(args) > 1 && args[1] == "sandbox" {
 			return benchSandbox(ctx, args[2:], stdout, stderr)
+		}
+		if len(args) > 1 && args[1] == "learner" {
+			return benchLearner(ctx, args[2:], stdout, stderr)
 		}
 		return bench(ctx, args[1:], stdout, stderr)
 	case "tasks":
@@ -103,4 +107,34 @@ func medians(runs []testing.BenchmarkResult) map[string]float64 {
 		out[k] = v[len(v)/2]
 	}
 	return out
+}
+
+func benchLearner(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench learner", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tasks := fs.Int("tasks", 32, "tasks per iteration (the embedded recipe's stage 1)")
+	group := fs.Int("g", 10, "rollouts per task")
+	turnCap := fs.Int("turn-cap", 12, "turns per episode")
+	count := fs.Int("count", 5, "runs; medians are reported")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *tasks < 1 || *group < 1 || *turnCap < 1 || *count < 1 {
+		return fmt.Errorf("bench learner: --tasks, -g, --turn-cap and --count must be positive")
+	}
+	p := benchmarks.LearnerParams{Tasks: *tasks, Group: *group, TurnCap: *turnCap}
+	var runs []testing.BenchmarkResult
+	for j := 0; j < *count; j++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "  run %d/%d\r", j+1, *count)
+		runs = append(runs, testing.Benchmark(func(b *testing.B) { benchmarks.Learner(b, p) }))
+	}
+	m := medians(runs)
+	fmt.Fprintf(stdout, "swerl bench learner: %s, tiny model of the embedded recipe, median of %d\n\n", p, *count)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "rollout tokens/s\tlearner tokens/s\trollout tokens/iteration\t")
+	fmt.Fprintf(tw, "%.0f\t%.0f\t%.0f\t\n", m["rollout-tok/s"], m["learner-tok/s"], m["rollout-tok/iter"])
+	return tw.Flush()
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/swerl/swerl/engine"
 )
@@ -15,16 +16,15 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	recipePath := fs.String("recipe", "", "recipe file (default: the embedded engine/recipe.json)")
 	out := fs.String("out", "swerl-train", "directory for metrics.jsonl, checkpoints/, curve.svg and table.txt")
+	var sets setFlags
+	fs.Var(&sets, "set", "section.knob=value: replace a knob's 'ours' value (repeatable), e.g. --set stage1.eps_high=0.2")
 	resume := fs.Bool("resume", false, "go on after the last finished phase whose checkpoint is in --out")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	r := engine.DefaultRecipe()
-	if *recipePath != "" {
-		var err error
-		if r, err = engine.LoadRecipe(*recipePath); err != nil {
-			return err
-		}
+	r, err := engine.LoadRecipe(*recipePath, sets...)
+	if err != nil {
+		return err
 	}
 	res, err := engine.Train(ctx, engine.TrainOptions{Recipe: r, Out: *out, Progress: stdout, Resume: *resume})
 	if err != nil {
@@ -33,3 +33,9 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "\nwrote %s/metrics.jsonl, %s/curve.svg, %s/table.txt and %s/checkpoints/ (%d table rows)\n", *out, *out, *out, *out, len(res.Rows))
 	return nil
 }
+
+// setFlags collects repeated --set flags.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, " ") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
