@@ -19,8 +19,8 @@ func shortRecipe() Recipe {
 	r.World.TrainTasks.Ours = 600
 	r.HeldOut.Tasks.Ours, r.HeldOut.Samples.Ours, r.HeldOut.Every.Ours = 30, 4, 2
 	r.Pretrain.ProbeEvery.Ours, r.Pretrain.ProbeTasks.Ours = 100, 20
-	r.RFT.Tasks.Ours, r.RFT.Samples.Ours = 100, 4
-	r.Stage1.Iterations.Ours, r.Stage1.TasksPerIteration.Ours, r.Stage1.GroupSize.Ours = 4, 16, 8
+	r.RFT.Tasks.Ours, r.RFT.Samples.Ours = 200, 5
+	r.Stage1.Iterations.Ours, r.Stage1.TasksPerIteration.Ours, r.Stage1.GroupSize.Ours = 6, 16, 8
 	r.Stage2.Iterations.Ours, r.Stage2.TasksPerIteration.Ours, r.Stage2.GroupSize.Ours = 2, 8, 8
 	return r
 }
