@@ -39,14 +39,7 @@ func matvec(x, m []float64, rows, cols int) []float64 {
 func (r *refModel) logp(win []int32) []float64 {
 	w, d, h := r.c.Window, r.c.Dim, r.c.Heads
 	dh := d / h
-	e, p := r.view(pE), r.view(pP)
-	x := make([][]float64, w)
-	for j, id := range win {
-		x[j] = make([]float64, d)
-		for k := 0; k < d; k++ {
-			x[j][k] = e[int(id)*d+k] + p[j*d+k]
-		}
-	}
+	x := r.embed(win)
 	xl := x[w-1]
 	q := matvec(xl, r.view(pWq), d, d)
 	wk := r.view(pWkT) // Wk^T: k = x Wk, Wk[i][j] = WkT[j][i]
@@ -121,14 +114,7 @@ func (r *refModel) logp(win []int32) []float64 {
 func (r *refModel) attention(win []int32) [][]float64 {
 	w, d, h := r.c.Window, r.c.Dim, r.c.Heads
 	dh := d / h
-	e, p := r.view(pE), r.view(pP)
-	x := make([][]float64, w)
-	for j, id := range win {
-		x[j] = make([]float64, d)
-		for k := 0; k < d; k++ {
-			x[j][k] = e[int(id)*d+k] + p[j*d+k]
-		}
-	}
+	x := r.embed(win)
 	q := matvec(x[w-1], r.view(pWq), d, d)
 	wk := r.view(pWkT)
 	out := make([][]float64, h)
@@ -171,4 +157,18 @@ func (r *refModel) keyInput(win []int32, x [][]float64, j int) []float64 {
 		}
 	}
 	return out
+}
+
+// embed returns each window position's input: its token's E row plus its P row.
+func (r *refModel) embed(win []int32) [][]float64 {
+	d := r.c.Dim
+	e, p := r.view(pE), r.view(pP)
+	x := make([][]float64, len(win))
+	for j, id := range win {
+		x[j] = make([]float64, d)
+		for k := 0; k < d; k++ {
+			x[j][k] = e[int(id)*d+k] + p[j*d+k]
+		}
+	}
+	return x
 }
