@@ -200,7 +200,9 @@ func simPreset(name string) (sim.Config, error) {
 }
 
 // rollouts runs every task of tasks g times with the current model through the actor
-// engine. trainer nil means evaluation (nothing is learnt).
+// engine, with turnCap turns and the turn penalty starting at lthr (0: the engine's
+// default, for runs that learn nothing, where the penalty is moot). learn false means
+// evaluation or data collection: the frozen trainer only moves the version on.
 func (rr *recipeRun) rollouts(ctx context.Context, tasks []sim.Task, g, turnCap, lthr int, seed uint64, learn bool) (IterationResult, error) {
 	cfg := DefaultConfig()
 	cfg.Iterations, cfg.TasksPerIteration, cfg.GroupSize, cfg.Seed = 1, len(tasks), g, seed

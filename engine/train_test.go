@@ -50,6 +50,46 @@ func TestTrainWritesItsOutputs(t *testing.T) {
 	if !strings.Contains(string(table), "+ RL stage 2") || !strings.Contains(string(table), "pass@2") {
 		t.Errorf("table.txt:\n%s", table)
 	}
+	kinds := metricKinds(t, out)
+	// base, rft, one per RL iteration (2); the stage rows reuse the last evaluation.
+	if kinds["iteration"] != 2 || kinds["eval"] != 4 {
+		t.Errorf("metrics lines by kind: %v", kinds)
+	}
+}
+
+// --resume skips the phases whose checkpoints exist and trains only the rest.
+func TestTrainResumesAfterTheLastPhase(t *testing.T) {
+	out := t.TempDir()
+	if _, err := Train(context.Background(), TrainOptions{Recipe: smallRecipe(), Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(out, "checkpoints", "stage2.ckpt")); err != nil {
+		t.Fatal(err)
+	}
+	before := metricKinds(t, out)
+	res, err := Train(context.Background(), TrainOptions{Recipe: smallRecipe(), Out: out, Resume: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 4 {
+		t.Fatalf("rows: %+v", res.Rows)
+	}
+	if _, err := os.Stat(filepath.Join(out, "checkpoints", "stage2.ckpt")); err != nil {
+		t.Errorf("stage 2 not rerun: %v", err)
+	}
+	after := metricKinds(t, out)
+	// Only stage 2's one iteration ran again; base, rft and stage1 were evaluated
+	// from their checkpoints, no pretraining probe ran.
+	if got := after["iteration"] - before["iteration"]; got != 1 {
+		t.Errorf("resumed run trained %d iterations, want 1 (stage 2 only)", got)
+	}
+	if after["pretrain_probe"] != before["pretrain_probe"] {
+		t.Errorf("resumed run pretrained again: %v -> %v", before, after)
+	}
+}
+
+func metricKinds(t *testing.T, out string) map[string]int {
+	t.Helper()
 	f, err := os.Open(filepath.Join(out, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -64,8 +104,5 @@ func TestTrainWritesItsOutputs(t *testing.T) {
 		}
 		kinds[l.Kind]++
 	}
-	// base, rft, one per RL iteration (2); the stage rows reuse the last evaluation.
-	if kinds["iteration"] != 2 || kinds["eval"] != 4 {
-		t.Errorf("metrics lines by kind: %v", kinds)
-	}
+	return kinds
 }
