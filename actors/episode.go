@@ -305,6 +305,17 @@ func (e *episodeActor) onReply(c actor.Context, m messages.GenerateReply) {
 		e.finish(c, messages.StopTimeout)
 		return
 	}
+	if m.Overflow {
+		// The context budget ran out. What the model produced before it is kept as the
+		// last turn (nothing runs), and the episode is graded like any other: PAPER.md
+		// keeps overflowing trajectories with their reward as the signal against looping.
+		if m.Text != "" || m.NumTokens() > 0 {
+			e.transcript = e.transcript.Append(messages.TurnFrom(messages.Turn{Index: e.turn,
+				PolicyVersion: m.PolicyVersion, Assistant: m.Text, GenerateTime: m.Elapsed}, m))
+		}
+		e.finish(c, messages.StopContextOverflow)
+		return
+	}
 	cmd, ferr := swe.ParseCommand(m.Text)
 	t := messages.TurnFrom(messages.Turn{Index: e.turn, PolicyVersion: m.PolicyVersion, Assistant: m.Text,
 		Command: cmd, FormatError: ferr, GenerateTime: m.Elapsed}, m)

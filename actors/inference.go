@@ -89,7 +89,7 @@ func callPolicy(ctx context.Context, p policy.Policy, m messages.GenerateRequest
 			Failure: messages.Failure{Kind: messages.FailGenerate, Retryable: policy.IsRetryable(err), Cause: err.Error()}}
 	}
 	return messages.NewGenerateReply(messages.GenerateReply{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
-		PolicyVersion: version, Text: r.Text, Elapsed: time.Since(begin)}, r.Tokens, r.Logprobs)
+		PolicyVersion: version, Text: r.Text, Overflow: r.Overflow, Elapsed: time.Since(begin)}, r.Tokens, r.Logprobs).WithPrompt(r.Prompt)
 }
 
 func (a *inferenceActor) load(c actor.Context, m messages.LoadPolicy) {

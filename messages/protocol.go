@@ -16,15 +16,19 @@ type GenerateRequest struct {
 
 // GenerateReply is the policy's reply: the text and, for token-level policies, the
 // token ids and their sampling log-probs. PolicyVersion is the version that produced
-// it; the episode drops a reply whose version is not its own.
+// it; the episode drops a reply whose version is not its own. Overflow says the
+// context budget ran out: the text (possibly empty) is what was produced before it,
+// and the episode ends with stop reason context_overflow.
 type GenerateReply struct {
 	Ref           EpisodeRef
 	Attempt       int
 	Turn          int
 	PolicyVersion int
 	Text          string
+	Overflow      bool
 	Elapsed       time.Duration
 
+	prompt   []int32
 	tokens   []int32
 	logprobs []float32
 }
@@ -35,6 +39,19 @@ func NewGenerateReply(r GenerateReply, tokens []int32, logprobs []float32) Gener
 	r.logprobs = cloneSlice(logprobs)
 	return r
 }
+
+// WithPrompt returns r carrying a copy of prompt: the context tokens the policy
+// appended before generating (token-in policies).
+func (r GenerateReply) WithPrompt(prompt []int32) GenerateReply {
+	r.prompt = cloneSlice(prompt)
+	return r
+}
+
+// Prompt returns a copy of the prompt token ids.
+func (r GenerateReply) Prompt() []int32 { return cloneSlice(r.prompt) }
+
+// NumTokens is the number of produced token ids.
+func (r GenerateReply) NumTokens() int { return len(r.tokens) }
 
 // Tokens returns a copy of the produced token ids.
 func (r GenerateReply) Tokens() []int32 { return cloneSlice(r.tokens) }

@@ -17,6 +17,7 @@ type Turn struct {
 	GenerateTime  time.Duration
 	ExecTime      time.Duration
 
+	prompt   []int32
 	tokens   []int32
 	logprobs []float32
 }
@@ -29,12 +30,28 @@ func NewTurn(t Turn, tokens []int32, logprobs []float32) Turn {
 	return t
 }
 
-// TurnFrom builds a turn carrying the reply's tokens and log-probs. Both values are
-// immutable, so they share the slices instead of copying them.
-func TurnFrom(t Turn, r GenerateReply) Turn {
-	t.tokens, t.logprobs = r.tokens, r.logprobs
+// NewTurnWithPrompt is NewTurn for token-in policies: prompt holds the context tokens
+// the policy appended before this turn's assistant tokens (the system prompt and the
+// issue on the first turn, the previous observation in the chat template later).
+func NewTurnWithPrompt(t Turn, prompt, tokens []int32, logprobs []float32) Turn {
+	t = NewTurn(t, tokens, logprobs)
+	t.prompt = cloneSlice(prompt)
 	return t
 }
+
+// TurnFrom builds a turn carrying the reply's prompt tokens, tokens and log-probs. The
+// values are immutable, so they share the slices instead of copying them.
+func TurnFrom(t Turn, r GenerateReply) Turn {
+	t.prompt, t.tokens, t.logprobs = r.prompt, r.tokens, r.logprobs
+	return t
+}
+
+// NumPromptTokens is the number of context tokens that came before the turn's
+// assistant tokens (0 for a policy that does not report them).
+func (t Turn) NumPromptTokens() int { return len(t.prompt) }
+
+// AppendPrompt appends the turn's prompt token ids to dst and returns it.
+func (t Turn) AppendPrompt(dst []int32) []int32 { return append(dst, t.prompt...) }
 
 // NumTokens is the number of assistant tokens of the turn.
 func (t Turn) NumTokens() int { return len(t.tokens) }

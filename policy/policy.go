@@ -20,12 +20,19 @@ type Request struct {
 }
 
 // Reply is one assistant message. Tokens and Logprobs are the produced token ids and
-// their sampling log-probs; a text-only policy leaves them empty. The slices belong to
-// the caller once returned.
+// their sampling log-probs; a text-only policy leaves them empty. Prompt is, for a
+// token-in policy, the context tokens it appended before generating (system prompt
+// and issue on turn 0, the last observation in the chat template after), so that the
+// concatenation of every turn's Prompt and Tokens is exactly the context the model
+// saw. Overflow reports that the context budget ran out: Tokens hold what was produced
+// before it (possibly nothing) and the episode ends with stop reason
+// context_overflow. The slices belong to the caller once returned.
 type Reply struct {
 	Text     string
+	Prompt   []int32
 	Tokens   []int32
 	Logprobs []float32
+	Overflow bool
 }
 
 // Policy writes the next assistant reply. Generate may be called concurrently and must

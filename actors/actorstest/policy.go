@@ -18,6 +18,9 @@ type PolicyKnobs struct {
 	Latency time.Duration
 	Err     error // the call fails with it (wrap in *policy.Error to mark it retryable)
 	Garbage bool  // the reply holds no command block
+	// Overflow: the context budget runs out during this call; the reply carries a
+	// partial text (as a token-in policy reports it) and Overflow.
+	Overflow bool
 }
 
 // FakePolicy is a scripted agent. By default it follows Script: a few exploring
@@ -81,6 +84,10 @@ func (p *FakePolicy) Generate(ctx context.Context, req policy.Request) (policy.R
 	}
 	if k.Garbage {
 		return policy.Reply{Text: "I am not sure what to do; let me think about it more."}, nil
+	}
+	if k.Overflow {
+		return policy.Reply{Text: "Let me read every file of the repos", Prompt: []int32{1, 2, 3},
+			Tokens: []int32{4, 5, 6}, Logprobs: []float32{-0.1, -0.2, -0.3}, Overflow: true}, nil
 	}
 	text := p.Script.Reply(req)
 	toks := make([]int32, 0, 8)
