@@ -1,0 +1,15 @@
+package openai
+
+import (
+	"testing"
+
+	"github.com/swerl/swerl/internal/deptest"
+)
+
+// The client needs only the standard library, x/sync's semaphore and swerl's
+// vocabulary (swe brings sandbox, for its command protocol).
+func TestImportDirection(t *testing.T) {
+	deptest.OnlyStdlib(t, deptest.Module+"/policy/openai",
+		"golang.org/x/sync/semaphore",
+		deptest.Module+"/messages", deptest.Module+"/policy", deptest.Module+"/swe", deptest.Module+"/sandbox")
+}
