@@ -1,0 +1,93 @@
+package records
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// ErrTruncated is wrapped by the error ReadJSONL returns when the file's last line is
+// cut short (no newline, not a whole JSON object): what a crash in the middle of a
+// write leaves. The good lines before it are returned with the error.
+var ErrTruncated = errors.New("truncated last line")
+
+// appendLine appends r as one JSON line (with its newline) to dst.
+func appendLine(dst []byte, r Record) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, b...)
+	return append(dst, '\n'), nil
+}
+
+// EncodeJSONL writes recs to w, one JSON object per line.
+func EncodeJSONL(w io.Writer, recs []Record) error {
+	var buf []byte
+	for _, r := range recs {
+		var err error
+		if buf, err = appendLine(buf[:0], r); err != nil {
+			return fmt.Errorf("records: encode k%d/g%d/s%d(%s): %w", r.Iteration, r.Group, r.Sample, r.TaskID, err)
+		}
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteJSONL writes recs as a complete JSONL file at path, atomically (temporary file,
+// sync, rename): path holds every record or does not exist.
+func WriteJSONL(path string, recs []Record) error {
+	return writeAtomic(path, func(f *os.File) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		if err := EncodeJSONL(w, recs); err != nil {
+			return err
+		}
+		return w.Flush()
+	})
+}
+
+// ReadJSONL reads a JSONL file of records. Blank lines are skipped. A line that is not
+// a record is an error naming path:line, and no records are returned. A last line cut
+// short by a crash (no newline and not a whole object) is reported with an error
+// wrapping ErrTruncated, returned together with all the good records before it.
+// The records' slices are never nil.
+func ReadJSONL(path string) ([]Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("records: %w", err)
+	}
+	defer f.Close()
+	return decodeJSONL(path, f)
+}
+
+func decodeJSONL(path string, r io.Reader) ([]Record, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	var out []Record
+	for line := 1; ; line++ {
+		b, err := br.ReadBytes('\n')
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("records: read %s:%d: %w", path, line, err)
+		}
+		complete := len(b) > 0 && b[len(b)-1] == '\n'
+		if text := bytes.TrimSpace(b); len(text) > 0 {
+			var rec Record
+			if jerr := json.Unmarshal(text, &rec); jerr != nil {
+				if !complete {
+					return out, fmt.Errorf("records: %s:%d: %w (%d bytes, a write cut short; the %d records before it are good): %v",
+						path, line, ErrTruncated, len(b), len(out), jerr)
+				}
+				return nil, fmt.Errorf("records: %s:%d: not a record: %w", path, line, jerr)
+			}
+			out = append(out, rec.normalize())
+		}
+		if err == io.EOF {
+			return out, nil
+		}
+	}
+}
