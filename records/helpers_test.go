@@ -51,7 +51,7 @@ func resolvedEpisode() messages.EpisodeRecord {
 		Command: "submit", Observation: "submitted", ExitCode: 0, TimedOut: false, ExecTime: 2 * time.Second},
 		ids(500, 3), ids(600, 2), lps(2)))
 	return messages.EpisodeRecord{
-		Ref: ref(3, 1, 2, "repo__issue-1"), Task: messages.TaskRef{ID: "repo__issue-1", Statement: "Fix the bug.\nIt crashes."},
+		Ref: ref(3, 1, 2, "repo__issue-1"), Task: messages.TaskRef{ID: "repo__issue-1", Statement: "Fix the <b>bug</b> & it.\nIt crashes."},
 		Status: messages.Finished, Stop: messages.StopSubmit, Attempts: 1, Retries: 0, Stale: 1,
 		Transcript: tr, Patch: "diff --git a/a.py b/a.py\n", Resolved: true, Reward: 1, TurnPenalty: 0, Final: 1,
 		Advantage: 0.75, Duration: 4*time.Second + 250*time.Millisecond,

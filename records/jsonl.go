@@ -15,25 +15,32 @@ import (
 // write leaves. The good lines before it are returned with the error.
 var ErrTruncated = errors.New("truncated last line")
 
-// appendLine appends r as one JSON line (with its newline) to dst.
-func appendLine(dst []byte, r Record) ([]byte, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return dst, err
-	}
-	dst = append(dst, b...)
-	return append(dst, '\n'), nil
+// lineEncoder encodes records as JSON lines, without escaping <, > and & (issue texts
+// and patches are full of them, and readers should see them as they are).
+type lineEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
 }
+
+func newLineEncoder() *lineEncoder {
+	e := &lineEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}
+
+// add appends r as one line (with its newline); on error nothing is appended.
+func (e *lineEncoder) add(r Record) error { return e.enc.Encode(r) }
 
 // EncodeJSONL writes recs to w, one JSON object per line.
 func EncodeJSONL(w io.Writer, recs []Record) error {
-	var buf []byte
+	e := newLineEncoder()
 	for _, r := range recs {
-		var err error
-		if buf, err = appendLine(buf[:0], r); err != nil {
+		e.buf.Reset()
+		if err := e.add(r); err != nil {
 			return fmt.Errorf("records: encode k%d/g%d/s%d(%s): %w", r.Iteration, r.Group, r.Sample, r.TaskID, err)
 		}
-		if _, err := w.Write(buf); err != nil {
+		if _, err := w.Write(e.buf.Bytes()); err != nil {
 			return err
 		}
 	}

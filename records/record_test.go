@@ -3,6 +3,7 @@ package records
 import (
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -29,7 +30,7 @@ func TestFromEpisode(t *testing.T) {
 	if r.Advantage == nil || *r.Advantage != 0.75 {
 		t.Errorf("advantage = %v, want 0.75", derefOr(r.Advantage))
 	}
-	if r.TaskID != "repo__issue-1" || r.Issue != "Fix the bug.\nIt crashes." || r.Iteration != 3 || r.PolicyVersion != 3 ||
+	if r.TaskID != "repo__issue-1" || r.Issue != "Fix the <b>bug</b> & it.\nIt crashes." || r.Iteration != 3 || r.PolicyVersion != 3 ||
 		r.Group != 1 || r.Sample != 2 || r.Status != "finished" || r.StopReason != "submit" || r.Stale != 1 ||
 		!r.Resolved || r.Reward != 1 || r.RewardFinal != 1 || r.NumTurns != 3 || r.DurationS != 4.25 ||
 		r.Patch != "diff --git a/a.py b/a.py\n" {
@@ -130,6 +131,13 @@ func TestJSONLRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameRecords(t, got, want)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"issue":"Fix the <b>bug</b> & it.\nIt crashes."`) {
+		t.Errorf("issue text escaped in JSONL:\n%s", b)
+	}
 }
 
 func TestJSONLNullSlicesNormalised(t *testing.T) {

@@ -68,7 +68,7 @@ type Writer struct {
 	f        *os.File
 	pending  []Record
 	nextPart int
-	buf      []byte
+	lines    *lineEncoder
 }
 
 // item is a queued record, or a flush marker (flush != nil) that the goroutine closes
@@ -94,6 +94,7 @@ func NewWriter(dir string, opts WriterOptions) (*Writer, error) {
 		partRecords: opts.PartRecords,
 		signal:      make(chan struct{}, 1),
 		done:        make(chan struct{}),
+		lines:       newLineEncoder(),
 	}
 	if w.partRecords <= 0 {
 		w.partRecords = DefaultPartRecords
@@ -351,7 +352,7 @@ func (w *Writer) run() {
 // when the batch holds a flush marker or the writer is closing.
 func (w *Writer) save(batch []item, closing bool) {
 	flushed := closing
-	w.buf = w.buf[:0]
+	w.lines.buf.Reset()
 	first := len(w.pending)
 	for _, it := range batch {
 		if it.flush != nil {
@@ -362,18 +363,16 @@ func (w *Writer) save(batch []item, closing bool) {
 			w.drop(1)
 			continue
 		}
-		b, err := appendLine(w.buf, it.rec)
-		if err != nil {
+		if err := w.lines.add(it.rec); err != nil {
 			r := it.rec
 			w.fail(fmt.Errorf("records: %s: encode k%d/g%d/s%d(%s): %w", w.jsonlPath, r.Iteration, r.Group, r.Sample, r.TaskID, err), false)
 			w.drop(1)
 			continue
 		}
-		w.buf = b
 		w.pending = append(w.pending, it.rec)
 	}
-	if len(w.buf) > 0 && !w.failed() {
-		if _, err := w.f.Write(w.buf); err != nil {
+	if w.lines.buf.Len() > 0 && !w.failed() {
+		if _, err := w.f.Write(w.lines.buf.Bytes()); err != nil {
 			w.fail(fmt.Errorf("records: write %s: %w", w.jsonlPath, err), true)
 		} else if err := w.f.Sync(); err != nil {
 			w.fail(fmt.Errorf("records: sync %s: %w", w.jsonlPath, err), true)
@@ -389,8 +388,8 @@ func (w *Writer) save(batch []item, closing bool) {
 	if flushed && len(w.pending) > 0 && !w.failed() {
 		w.writePart(len(w.pending))
 	}
-	if cap(w.buf) > 16<<20 {
-		w.buf = nil // do not keep a huge buffer after a burst
+	if w.lines.buf.Cap() > 16<<20 {
+		w.lines = newLineEncoder() // do not keep a huge buffer after a burst
 	}
 	for _, it := range batch {
 		if it.flush != nil {
