@@ -93,6 +93,7 @@ type Server struct {
 	srv     *httptest.Server
 	handler Handler
 	once    sync.Once
+	closing chan struct{} // closed by Close: delayed answers give up
 
 	mu            sync.Mutex
 	models        []string
@@ -109,7 +110,7 @@ func NewServer(t testing.TB, h Handler) *Server {
 	if h == nil {
 		h = func(Call) Response { return Chat("```command\necho stub\n```") }
 	}
-	s := &Server{handler: h, models: []string{DefaultModel}}
+	s := &Server{handler: h, models: []string{DefaultModel}, closing: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /tokenize", s.tokenize)
 	mux.HandleFunc("POST /detokenize", s.detokenize)
@@ -121,10 +122,12 @@ func NewServer(t testing.TB, h Handler) *Server {
 	return s
 }
 
-// Close makes the server disappear: open connections are cut, and later connections
-// are refused. It may be called more than once.
+// Close makes the server disappear: requests in progress are cut without an answer,
+// and later connections are refused. It may be called more than once.
 func (s *Server) Close() {
 	s.once.Do(func() {
+		close(s.closing)
+		_ = s.srv.Listener.Close() // no new connections from here on
 		s.srv.CloseClientConnections()
 		s.srv.Close()
 	})
@@ -294,6 +297,9 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			t.Stop()
 			return
+		case <-s.closing:
+			t.Stop()
+			panic(http.ErrAbortHandler) // cut the connection
 		}
 	}
 	if resp.CloseConn {
