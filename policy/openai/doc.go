@@ -22,7 +22,12 @@
 // logprobs=0, token ids returned (return_token_ids, return_tokens_as_token_ids) and
 // the end-of-turn id as the stop token. Reply.Tokens are the produced ids (with the
 // stop token when the model ended its turn), Reply.Logprobs their log-probs, one
-// each.
+// each. The ids are read from choices[0].token_ids, or, from servers without
+// return_token_ids, from logprobs.tokens ("token_id:N").
+//
+// With Sampling.Seed set, each request carries a seed derived from it and the
+// request's identity (episode, attempt, turn): one fixed seed for all would make the
+// samples of a group identical.
 //
 // # Budget
 //
