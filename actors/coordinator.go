@@ -404,12 +404,14 @@ func (a *coordinatorActor) onPolicyLoaded(c actor.Context, m messages.PolicyLoad
 		st.report.Stale++
 		return
 	}
+	st.report.Training = time.Since(st.trainBegan)
+	st.report.Records = st.records
 	if m.Err != "" {
+		// The iteration is trained; its records are reported before the run fails.
+		a.report.Iteration(st.report)
 		a.fail(fmt.Errorf("inference could not load policy version %d: %s", m.Version, m.Err))
 		return
 	}
-	st.report.Training = time.Since(st.trainBegan)
-	st.report.Records = st.records
 	a.report.Iteration(st.report)
 	a.rt.Log.Info("iteration done", "iteration", st.iteration, "policy_version", m.Version,
 		"loss", st.report.Train.Loss, "training", st.report.Training.Round(time.Millisecond))

@@ -14,29 +14,29 @@ import (
 // stopped, and tokens. Pass rates count finished episodes only (an abandoned episode
 // is an infrastructure failure, not an attempt).
 type Summary struct {
-	Tasks     int // distinct tasks with at least one finished episode
-	Requested int
-	Finished  int
-	Abandoned int
-	Resolved  int
+	Tasks     int `json:"tasks"` // distinct tasks with at least one finished episode
+	Requested int `json:"requested"`
+	Finished  int `json:"finished"`
+	Abandoned int `json:"abandoned"`
+	Resolved  int `json:"resolved"`
 
-	K     int     // the k of PassK (the group size G)
-	Pass1 float64 // mean over tasks of the unbiased pass@1 (= resolved fraction)
-	PassK float64 // mean over tasks with >= K finished samples of the unbiased pass@K
+	K     int     `json:"k"`         // the k of PassK (the group size G)
+	Pass1 float64 `json:"pass_at_1"` // mean over tasks of the unbiased pass@1 (= resolved fraction)
+	PassK float64 `json:"pass_at_k"` // mean over tasks with >= K finished samples of the unbiased pass@K
 	// TasksShort counts tasks left out of PassK for having fewer than K finished
 	// samples (their episodes were abandoned).
-	TasksShort int
+	TasksShort int `json:"tasks_short"`
 
-	MeanTurns       float64 // over finished episodes
-	Turns           int
-	FormatErrors    int     // turns whose reply held no single command block
-	FormatErrorRate float64 // FormatErrors / Turns
+	MeanTurns       float64 `json:"mean_turns"` // over finished episodes
+	Turns           int     `json:"turns"`
+	FormatErrors    int     `json:"format_errors"`     // turns whose reply held no single command block
+	FormatErrorRate float64 `json:"format_error_rate"` // FormatErrors / Turns
 
-	Stops       map[messages.StopReason]int
-	AbandonedBy map[messages.FailureKind]int
+	Stops       map[messages.StopReason]int  `json:"stop_reasons"`
+	AbandonedBy map[messages.FailureKind]int `json:"abandoned_by"`
 
-	PromptTokens    int // context tokens that are not the model's (system, issue, observations)
-	AssistantTokens int // tokens the model produced
+	PromptTokens    int `json:"prompt_tokens"`    // context tokens that are not the model's (system, issue, observations)
+	AssistantTokens int `json:"assistant_tokens"` // tokens the model produced
 }
 
 // PassAtK is the unbiased estimator of pass@k from n samples of which c are correct
