@@ -20,6 +20,9 @@ commands:
           'bench sandbox': sandbox ready time and exec round trip, next to the docker CLI;
           'bench learner': rollout and learner tokens/s of the embedded recipe's tiny model
   tasks   validate a task file: gold patches resolve, empty patches do not (real sandboxes)
+  rollout sample, grade and record rollouts from an OpenAI-compatible server (vLLM, SGLang);
+          with --learner, synchronous DAPO against an external trainer
+  rft     turn trajectory records into rejection fine-tuning data (chat messages + token masks)
   help    show this text
 
 Run 'swerl <command> -h' for a command's flags.
@@ -45,6 +48,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return bench(ctx, args[1:], stdout, stderr)
 	case "tasks":
 		return tasksCmd(ctx, args[1:], stdout, stderr)
+	case "rollout":
+		return rolloutCmd(ctx, args[1:], stdout, stderr)
+	case "rft":
+		return rftCmd(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/swerl/swerl/policy/rft"
+	"github.com/swerl/swerl/records"
+	"github.com/swerl/swerl/swe"
+)
+
+const rftUsage = `usage: swerl rft --in RECORDS --out FILE
+
+Turns trajectory records (records.jsonl, or a Parquet file or directory of parts) into
+rejection fine-tuning data (PAPER.md): resolved trajectories only; assistant turns that
+caused a format error stay in the context with loss weight 0; observations are never
+trained on. FILE is JSONL: chat messages (with a weight on each assistant message) plus
+input_ids and loss_mask.
+`
+
+func rftCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rft", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, rftUsage); fs.PrintDefaults() }
+	in := fs.String("in", "", "records: a .jsonl file, a .parquet file or a directory of Parquet parts")
+	out := fs.String("out", "", "SFT data to write (JSONL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *in == "" || *out == "" {
+		fs.Usage()
+		return errors.New("rft: need --in RECORDS and --out FILE")
+	}
+	recs, err := readRecords(*in)
+	if err != nil {
+		return fmt.Errorf("rft: %w", err)
+	}
+	ex, st := rft.Build(recs, rft.Options{SystemPrompt: swe.SystemPrompt, FirstMessage: swe.FirstMessage})
+	if err := writeAtomically(*out, func(w io.Writer) error { return rft.WriteJSONL(w, ex) }); err != nil {
+		return fmt.Errorf("rft: %w", err)
+	}
+	fmt.Fprintf(stdout, "%d records in: %d resolved kept; dropped %d unresolved, %d abandoned, %d invalid, %d empty; %d format-error turns masked; %d turns and %d tokens trained\nwrote %s\n",
+		st.Records, st.Kept, st.DroppedUnresolved, st.DroppedAbandoned, st.DroppedInvalid, st.DroppedEmpty, st.MaskedTurns, st.TrainedTurns, st.TrainedTokens, *out)
+	if st.Kept == 0 {
+		return fmt.Errorf("rft: no resolved trajectory in %s: nothing to fine-tune on", *in)
+	}
+	return nil
+}
+
+// readRecords reads JSONL or Parquet records, by the path's form.
+func readRecords(path string) ([]records.Record, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() || strings.HasSuffix(path, ".parquet") {
+		return records.ReadParquet(path)
+	}
+	return records.ReadJSONL(path)
+}
+
+// writeAtomically writes path through a temporary file renamed into place, so a
+// crash or a full disk never leaves half a file under the final name.
+func writeAtomically(path string, write func(io.Writer) error) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/swerl/swerl/engine"
+	"github.com/swerl/swerl/policy"
+	"github.com/swerl/swerl/policy/external"
+	"github.com/swerl/swerl/policy/openai"
+)
+
+const rolloutUsage = `usage: swerl rollout --tasks FILE|builtin --endpoint URL --model NAME [flags]
+
+Samples G rollouts of every task from an OpenAI-compatible server (vLLM, SGLang) in real
+sandboxes, grades them, writes trajectory records as they finish (OUT/records.jsonl and
+OUT/parquet/) and prints a summary (also in OUT/summary.json). With --learner and
+--iterations K it runs K synchronous DAPO iterations against an external trainer.
+`
+
+func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rollout", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, rolloutUsage); fs.PrintDefaults() }
+	taskFile := fs.String("tasks", "", "task file (SWE-bench JSONL) or 'builtin'")
+	endpoint := fs.String("endpoint", "", "base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000")
+	model := fs.String("model", "", "served model name")
+	apiKey := fs.String("api-key", os.Getenv("OPENAI_API_KEY"), "bearer token (default $OPENAI_API_KEY)")
+	backend := fs.String("sandbox", engine.SandboxLocal, "sandbox backend: local or docker")
+	g := fs.Int("n", 10, "rollouts per task (G; PAPER.md: 10)")
+	out := fs.String("out", "swerl-rollout", "directory for records.jsonl, parquet/ and summary.json")
+	turnCap := fs.Int("turn-cap", 40, "turns per episode (PAPER.md: 40 stage 1, 80 stage 2)")
+	budget := fs.Int("context", 65536, "context budget in tokens (PAPER.md: 65536 stage 1, 131072 stage 2); overflow ends the episode")
+	turnTokens := fs.Int("max-turn-tokens", 4096, "tokens one reply may produce")
+	temperature := fs.Float64("temperature", 1, "sampling temperature (PAPER.md: 1.0)")
+	topP := fs.Float64("top-p", 1, "top_p (PAPER.md: 1, no truncation)")
+	topK := fs.Int("top-k", -1, "top_k (PAPER.md: -1, no truncation)")
+	minP := fs.Float64("min-p", 0, "min_p (PAPER.md: 0, no truncation)")
+	conc := fs.Int("concurrency", 32, "episodes (sandboxes) at once; 0: all")
+	requests := fs.Int("max-requests", 64, "generate requests in flight at once")
+	graders := fs.Int("graders", 8, "grading runs at once")
+	seed := fs.Uint64("seed", 1, "seed of task order and retry jitter")
+	iterations := fs.Int("iterations", 1, "iterations; more than 1 needs --learner")
+	learner := fs.String("learner", "", "external trainer: a directory, or an http(s) URL (see README)")
+	learnerWait := fs.Duration("learner-timeout", 2*time.Hour, "how long to wait for the trainer to serve the next policy")
+	mirror := fs.String("repos", "", "directory of local clones for tasks that are not built in (owner__name)")
+	checkouts := fs.String("checkouts", "", "directory for prepared task repositories (default: user cache)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"--tasks", *taskFile}, {"--endpoint", *endpoint}, {"--model", *model}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		fs.Usage()
+		return fmt.Errorf("rollout: missing %s", strings.Join(missing, ", "))
+	}
+	if *g < 1 || *turnCap < 1 || *iterations < 1 {
+		return errors.New("rollout: -n, --turn-cap and --iterations must be at least 1")
+	}
+	if *iterations > 1 && *learner == "" {
+		return errors.New("rollout: --iterations > 1 trains, and needs --learner DIR|URL (an external trainer)")
+	}
+	if *learner != "" && *g < 2 {
+		return errors.New("rollout: training needs -n >= 2 (group-normalised advantages)")
+	}
+	if *temperature != 1 || *topP != 1 || *topK != -1 || *minP != 0 {
+		fmt.Fprintln(stderr, "warning: sampling is truncated or rescaled; PAPER.md: anything but temperature 1 with every filter off biases the importance ratio of RL")
+	}
+
+	tasks, snaps, loadErr := engine.LoadTaskFile(*taskFile)
+	if loadErr != nil {
+		fmt.Fprintf(stderr, "%v\n", loadErr)
+		if len(tasks) == 0 {
+			return fmt.Errorf("rollout: no valid task in %s", *taskFile)
+		}
+	}
+
+	var trainer policy.Trainer
+	var ext *external.Trainer
+	if *learner != "" {
+		var err error
+		opts := external.Options{Timeout: *learnerWait}
+		if strings.HasPrefix(*learner, "http://") || strings.HasPrefix(*learner, "https://") {
+			ext, err = external.NewHTTP(*learner, opts)
+		} else {
+			ext, err = external.NewDir(*learner, opts)
+		}
+		if err != nil {
+			return fmt.Errorf("rollout: %w", err)
+		}
+		trainer = ext
+	}
+	pcfg := openai.Config{Endpoint: *endpoint, Model: *model, APIKey: *apiKey,
+		Sampling:      openai.Sampling{Temperature: *temperature, TopP: *topP, TopK: *topK, MinP: *minP},
+		MaxTurnTokens: *turnTokens, ContextBudget: *budget, MaxConcurrent: *requests}
+	if ext != nil {
+		pcfg.ModelFor = func(version int) string {
+			if m, ok := ext.Served(version); ok && m != "" {
+				return m
+			}
+			return *model
+		}
+	}
+	pol, err := openai.New(pcfg)
+	if err != nil {
+		return fmt.Errorf("rollout: %w", err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = pol.Check(cctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("rollout: endpoint check failed (is the server up and serving %q?): %w", *model, err)
+	}
+
+	w, err := engine.OpenWorld(ctx, engine.WorldConfig{Tasks: tasks, Snapshots: snaps, Sandbox: *backend,
+		CheckoutDir: *checkouts, Mirror: *mirror})
+	if err != nil {
+		return fmt.Errorf("rollout: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		w.Close(cctx)
+	}()
+	ep := engine.DefaultConfig().Episode
+	ep.TurnCap = *turnCap
+	fmt.Fprintf(stderr, "rollout: %d tasks x %d samples x %d iterations from %s (%s), %s sandboxes\n",
+		len(w.Refs), *g, *iterations, *endpoint, *model, *backend)
+	res, err := engine.Rollout(ctx, engine.RolloutOptions{World: w, Policy: pol, Trainer: trainer,
+		Iterations: *iterations, GroupSize: *g, Seed: *seed, Out: *out, Episode: ep,
+		MaxConcurrentEpisodes: *conc, MaxInFlightGenerations: *requests, GraderConcurrency: *graders,
+		Progress: stderr})
+	fmt.Fprintln(stdout)
+	res.Summary.WriteText(stdout)
+	fmt.Fprintf(stdout, "\nrecords: %s and %s/ (summary.json beside them)\n", res.Records, res.Parquet)
+	if err != nil {
+		return fmt.Errorf("rollout: %w", err)
+	}
+	return nil
+}

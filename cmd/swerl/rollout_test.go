@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/swerl/swerl/engine"
+	"github.com/swerl/swerl/messages"
+	"github.com/swerl/swerl/policy"
+	"github.com/swerl/swerl/policy/openai/openaitest"
+	"github.com/swerl/swerl/policy/scripted"
+	"github.com/swerl/swerl/records"
+	"github.com/swerl/swerl/swe"
+	"github.com/swerl/swerl/swe/builtin"
+)
+
+// goldHandler makes the stub server an agent that types each task's gold patch through
+// the scaffold: it finds the task by the issue text of the conversation, rebuilds the
+// transcript from the ChatML prompt (assistant replies and the observations after
+// them) and asks the scripted gold policy for the next reply.
+func goldHandler(t *testing.T, tasks []swe.Task) openaitest.Handler {
+	gold := scripted.NewGold(tasks)
+	byIssue := map[string]messages.TaskRef{}
+	for _, tk := range tasks {
+		r := tk.Ref()
+		byIssue[strings.TrimSpace(r.Statement)] = r
+	}
+	return func(c openaitest.Call) openaitest.Response {
+		_, turns := openaitest.ParseChat(c.Text)
+		if len(turns) == 0 || turns[0].Role != "user" {
+			return openaitest.Response{Status: 400, Body: `{"error": "no user message in the prompt"}`}
+		}
+		_, issue, _ := strings.Cut(turns[0].Content, "<issue>\n")
+		issue, _, _ = strings.Cut(issue, "\n</issue>")
+		task, ok := byIssue[strings.TrimSpace(issue)]
+		if !ok {
+			return openaitest.Response{Status: 400, Body: `{"error": "unknown issue"}`}
+		}
+		var tr messages.Transcript
+		for i := 1; i+1 < len(turns); i += 2 {
+			a, obs := turns[i], turns[i+1]
+			cmd, ferr := swe.ParseCommand(a.Content)
+			tr = tr.Append(messages.Turn{Index: tr.Len(), Assistant: a.Content, Command: cmd, FormatError: ferr, Observation: obs.Content})
+		}
+		r, err := gold.Generate(context.Background(), policy.Request{Task: task, Transcript: tr, Turn: tr.Len()})
+		if err != nil {
+			t.Errorf("gold policy: %v", err)
+			return openaitest.Response{Status: 400, Body: `{"error": "gold policy failed"}`}
+		}
+		return openaitest.Response{Text: r.Text}
+	}
+}
+
+// The acceptance run of issue 5: `swerl rollout` on the built-in tasks against a stub
+// that replies with the gold edits resolves every task; every record's loss mask
+// covers exactly the assistant tokens; the Parquet parts read back equal the JSONL
+// records field by field; `swerl rft` turns them into SFT data.
+func TestRolloutGoldStubResolvesBuiltin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("grades 60 rollouts of the built-in suite")
+	}
+	tasks, err := builtin.Tasks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := openaitest.NewServer(t, goldHandler(t, tasks))
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err = run(context.Background(), []string{"rollout", "--tasks", "builtin", "--endpoint", srv.URL,
+		"--model", openaitest.DefaultModel, "--sandbox", "local", "-n", "2", "--out", out, "--concurrency", "8"}, &stdout, &stderr)
+	t.Logf("stdout:\n%s", stdout.String())
+	if err != nil {
+		t.Fatalf("rollout: %v\nstderr tail:\n%s", err, tail(stderr.String(), 30))
+	}
+	var sum engine.Summary
+	data, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &sum); err != nil {
+		t.Fatal(err)
+	}
+	want := 2 * len(tasks)
+	if sum.Requested != want || sum.Finished != want || sum.Resolved != want || sum.Pass1 != 1 || sum.PassK != 1 {
+		t.Fatalf("summary %+v: want all %d episodes finished and resolved (pass@1 = pass@2 = 100%%)", sum, want)
+	}
+	if !strings.Contains(stdout.String(), "pass@1         100.0%") && !strings.Contains(stdout.String(), "100.0%") {
+		t.Fatalf("summary not printed:\n%s", stdout.String())
+	}
+
+	recs, err := records.ReadJSONL(filepath.Join(out, "records.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != want {
+		t.Fatalf("%d records, want %d", len(recs), want)
+	}
+	for _, r := range recs {
+		checkMaskCoversAssistantTokens(t, r)
+	}
+
+	pq, err := records.ReadParquet(filepath.Join(out, "parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareRecords(t, recs, pq)
+
+	sft := filepath.Join(t.TempDir(), "sft.jsonl")
+	stdout.Reset()
+	if err := run(context.Background(), []string{"rft", "--in", filepath.Join(out, "parquet"), "--out", sft}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rft: %s", stdout.String())
+	checkSFT(t, sft, recs)
+}
+
+// checkMaskCoversAssistantTokens checks one record against the stub's tokenizer: the
+// positions with loss mask 1 hold exactly the assistant replies (each followed by the
+// end-of-turn token the server produced), in order, with their sampling log-probs;
+// every other position is context (system, issue, observations) with mask 0.
+func checkMaskCoversAssistantTokens(t *testing.T, r records.Record) {
+	t.Helper()
+	name := fmt.Sprintf("%s/g%d/s%d", r.TaskID, r.Group, r.Sample)
+	if err := r.Validate(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if !r.Resolved || r.Status != string(messages.Finished) || r.StopReason != string(messages.StopSubmit) {
+		t.Fatalf("%s: status %s stop %s resolved %v", name, r.Status, r.StopReason, r.Resolved)
+	}
+	var masked, context []int32
+	pos := 0
+	for i, tu := range r.Turns {
+		for j := 0; j < tu.PromptTokens; j, pos = j+1, pos+1 {
+			if r.LossMask[pos] != 0 {
+				t.Fatalf("%s turn %d: prompt token %d has mask 1", name, i, pos)
+			}
+			context = append(context, r.TokenIDs[pos])
+		}
+		var reply []int32
+		for j := 0; j < tu.AssistantTokens; j, pos = j+1, pos+1 {
+			if r.LossMask[pos] != 1 || r.Logprobs[pos] >= 0 {
+				t.Fatalf("%s turn %d: assistant token %d has mask %d log-prob %v", name, i, pos, r.LossMask[pos], r.Logprobs[pos])
+			}
+			reply = append(reply, r.TokenIDs[pos])
+		}
+		masked = append(masked, reply...)
+		if got, want := openaitest.Decode(reply), tu.Assistant+"<|im_end|>"; got != want {
+			t.Fatalf("%s turn %d: masked tokens decode to %q, want the reply %q", name, i, got, want)
+		}
+		if i+1 < len(r.Turns) && !strings.Contains(openaitest.Decode(r.TokenIDs[pos:pos+r.Turns[i+1].PromptTokens]), tu.Observation) {
+			t.Fatalf("%s turn %d: the observation is not in the next prompt tokens", name, i)
+		}
+	}
+	if pos != len(r.TokenIDs) {
+		t.Fatalf("%s: turns account for %d of %d tokens", name, pos, len(r.TokenIDs))
+	}
+	ctx := openaitest.Decode(context)
+	if !strings.Contains(ctx, swe.SystemPrompt) || !strings.Contains(ctx, r.Issue) {
+		t.Fatalf("%s: the unmasked context lacks the system prompt or the issue", name)
+	}
+	if len(masked) == 0 {
+		t.Fatalf("%s: no assistant tokens", name)
+	}
+}
+
+// compareRecords compares JSONL and Parquet records field by field.
+func compareRecords(t *testing.T, a, b []records.Record) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%d JSONL records, %d Parquet records", len(a), len(b))
+	}
+	key := func(r records.Record) string { return fmt.Sprintf("%d/%06d/%06d", r.Iteration, r.Group, r.Sample) }
+	sort.Slice(a, func(i, j int) bool { return key(a[i]) < key(a[j]) })
+	sort.Slice(b, func(i, j int) bool { return key(b[i]) < key(b[j]) })
+	typ := reflect.TypeOf(records.Record{})
+	for i := range a {
+		va, vb := reflect.ValueOf(a[i]), reflect.ValueOf(b[i])
+		for f := 0; f < typ.NumField(); f++ {
+			if !reflect.DeepEqual(va.Field(f).Interface(), vb.Field(f).Interface()) {
+				t.Fatalf("record %s: field %s differs:\njsonl:   %v\nparquet: %v", key(a[i]), typ.Field(f).Name,
+					va.Field(f).Interface(), vb.Field(f).Interface())
+			}
+		}
+	}
+}
+
+// checkSFT reads the RFT file: one example per resolved record, its loss mask 1
+// exactly on the assistant tokens (gold replies make no format errors).
+func checkSFT(t *testing.T, path string, recs []records.Record) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 64<<20)
+	n := 0
+	for sc.Scan() {
+		var ex struct {
+			Messages []struct {
+				Role    string `json:"role"`
+				Content string `json:"content"`
+			} `json:"messages"`
+			InputIDs []int32 `json:"input_ids"`
+			LossMask []int8  `json:"loss_mask"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ex); err != nil {
+			t.Fatalf("sft line %d: %v", n+1, err)
+		}
+		if len(ex.InputIDs) == 0 || len(ex.InputIDs) != len(ex.LossMask) {
+			t.Fatalf("sft line %d: %d ids, %d mask", n+1, len(ex.InputIDs), len(ex.LossMask))
+		}
+		if len(ex.Messages) < 3 || ex.Messages[0].Role != "system" || ex.Messages[1].Role != "user" || ex.Messages[2].Role != "assistant" {
+			t.Fatalf("sft line %d: messages do not open system, user, assistant", n+1)
+		}
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(recs) {
+		t.Fatalf("%d SFT examples from %d resolved records", n, len(recs))
+	}
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+func TestRolloutFlagsAndDeadEndpoint(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"rollout", "--tasks", "builtin"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--endpoint") || !strings.Contains(err.Error(), "--model") {
+		t.Fatalf("missing flags: %v", err)
+	}
+	// A port nobody listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	err = run(context.Background(), []string{"rollout", "--tasks", "builtin", "--endpoint", dead, "--model", "m",
+		"--out", t.TempDir()}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "endpoint") || !strings.Contains(err.Error(), l.Addr().String()) {
+		t.Fatalf("dead endpoint: %v, want an error naming it", err)
+	}
+	err = run(context.Background(), []string{"rft", "--in", filepath.Join(t.TempDir(), "none.jsonl"), "--out", "x"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "none.jsonl") {
+		t.Fatalf("missing records: %v", err)
+	}
+}
