@@ -38,9 +38,12 @@ func partNumber(name string) (n int, ok bool) {
 // WriteParquet writes recs as one complete Parquet file at path: it writes a
 // temporary file in the same directory, syncs it and renames it into place, so path
 // either holds every record or does not exist (a previous file is replaced whole).
+// Pages are Snappy-compressed: every Parquet reader reads it, and its encoder is a
+// plain function (zstd's keeps shared goroutines and channels, which a testing/synctest
+// bubble rejects).
 func WriteParquet(path string, recs []Record) error {
 	return writeAtomic(path, func(f *os.File) error {
-		w := parquet.NewGenericWriter[Record](f, parquet.Compression(&parquet.Zstd))
+		w := parquet.NewGenericWriter[Record](f, parquet.Compression(&parquet.Snappy))
 		if _, err := w.Write(recs); err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 )
 
 func newWriter(t *testing.T, dir string, opts WriterOptions) *Writer {
@@ -335,5 +336,28 @@ func TestWriterUnencodableRecord(t *testing.T) {
 	sameRecords(t, got, []Record{recs[0], recs[2]})
 	if w.Dropped() != 1 {
 		t.Errorf("Dropped = %d, want 1", w.Dropped())
+	}
+}
+
+// The writer works inside a testing/synctest bubble (engine tests run in them): its
+// goroutine and the Parquet encoder keep no state across bubbles.
+func TestWriterInSynctestBubble(t *testing.T) {
+	for range 2 {
+		synctest.Test(t, func(t *testing.T) {
+			dir := t.TempDir()
+			w := newWriter(t, dir, WriterOptions{PartRecords: 2})
+			want := numbered(3)
+			for _, r := range want {
+				w.Write(r)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ReadParquet(filepath.Join(dir, ParquetDir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameRecords(t, got, want)
+		})
 	}
 }
