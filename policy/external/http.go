@@ -91,7 +91,7 @@ func (p httpProtocol) exchange(ctx context.Context, t *Trainer, b messages.Train
 			if oc == fatal {
 				return answer{}, err
 			}
-			last = err
+			last = keep(last, err, deadline)
 			if err := p.pause(ctx, t, deadline); err != nil {
 				if ctx.Err() != nil {
 					return answer{}, t.waitErr(ctx, want)
@@ -121,8 +121,17 @@ func (p httpProtocol) exchange(ctx context.Context, t *Trainer, b messages.Train
 		case fatal:
 			return answer{}, err
 		}
-		last = err
+		last = keep(last, err, deadline)
 	}
+}
+
+// keep returns err, the latest reason to wait, unless it only says that the request
+// was cut by the overall deadline: then the reason before it is the one to report.
+func keep(last, err error, deadline time.Time) error {
+	if errors.Is(err, context.DeadlineExceeded) && !time.Now().Before(deadline) {
+		return last
+	}
+	return err
 }
 
 // pause sleeps one poll interval, or what is left before deadline; it fails once the
@@ -199,7 +208,9 @@ func (p httpProtocol) status(ctx context.Context, t *Trainer, u string, version,
 		}
 		return a, fatal, fmt.Errorf("external trainer at %s failed to train batch %d (policy %d -> %d): %s",
 			p.base, version, version, want, msg)
-	default:
+	case "":
+		return a, fatal, fmt.Errorf("external trainer at %s: GET %s: no \"status\" in %s", p.base, u, snippet(text))
+	default: // "training", or a status of the trainer's own ("queued"...)
 		return a, waiting, fmt.Errorf("status %q", a.Status)
 	}
 }
