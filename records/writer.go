@@ -265,7 +265,8 @@ func (w *Writer) Err() error {
 }
 
 // Flush waits until every record written before it is appended to records.jsonl and
-// synced, and writes the pending records as a Parquet part. It returns Err.
+// synced, and writes the pending records as a Parquet part, short if need be (so call
+// it at a barrier, not after every record). It returns Err.
 func (w *Writer) Flush() error {
 	ch := make(chan struct{})
 	w.mu.Lock()
