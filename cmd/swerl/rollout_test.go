@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -65,7 +66,19 @@ func goldHandler(t *testing.T, tasks []swe.Task) openaitest.Handler {
 // that replies with the gold edits resolves every task; every record's loss mask
 // covers exactly the assistant tokens; the Parquet parts read back equal the JSONL
 // records field by field; `swerl rft` turns them into SFT data.
-func TestRolloutGoldStubResolvesBuiltin(t *testing.T) {
+func TestRolloutGoldStubResolvesBuiltin(t *testing.T) { testRolloutGold(t, "local") }
+
+func TestRolloutGoldStubResolvesBuiltinDocker(t *testing.T) {
+	if err := exec.Command("docker", "info").Run(); err != nil {
+		if os.Getenv("SWERL_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("no Docker daemon answers (docker info: %v) and SWERL_REQUIRE_DOCKER=1", err)
+		}
+		t.Skipf("no Docker daemon answers: %v", err)
+	}
+	testRolloutGold(t, "docker")
+}
+
+func testRolloutGold(t *testing.T, backend string) {
 	if testing.Short() {
 		t.Skip("grades 60 rollouts of the built-in suite")
 	}
@@ -77,7 +90,7 @@ func TestRolloutGoldStubResolvesBuiltin(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	err = run(context.Background(), []string{"rollout", "--tasks", "builtin", "--endpoint", srv.URL,
-		"--model", openaitest.DefaultModel, "--sandbox", "local", "-n", "2", "--out", out, "--concurrency", "8"}, &stdout, &stderr)
+		"--model", openaitest.DefaultModel, "--sandbox", backend, "-n", "2", "--out", out, "--concurrency", "8"}, &stdout, &stderr)
 	t.Logf("stdout:\n%s", stdout.String())
 	if err != nil {
 		t.Fatalf("rollout: %v\nstderr tail:\n%s", err, tail(stderr.String(), 30))
