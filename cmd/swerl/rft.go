@@ -38,7 +38,11 @@ func rftCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errors.New("rft: need --in RECORDS and --out FILE")
 	}
 	recs, err := readRecords(*in)
-	if err != nil {
+	switch {
+	case errors.Is(err, records.ErrTruncated) && len(recs) > 0:
+		// A crash mid-write leaves a torn last line: the records before it are whole.
+		fmt.Fprintf(stderr, "warning: %v (using the %d whole records before it)\n", err, len(recs))
+	case err != nil:
 		return fmt.Errorf("rft: %w", err)
 	}
 	ex, st := rft.Build(recs, rft.Options{SystemPrompt: swe.SystemPrompt, FirstMessage: swe.FirstMessage})

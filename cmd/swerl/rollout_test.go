@@ -14,10 +14,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/swerl/swerl/engine"
 	"github.com/swerl/swerl/messages"
 	"github.com/swerl/swerl/policy"
+	"github.com/swerl/swerl/policy/external"
 	"github.com/swerl/swerl/policy/openai/openaitest"
 	"github.com/swerl/swerl/policy/scripted"
 	"github.com/swerl/swerl/records"
@@ -276,5 +278,87 @@ func TestRolloutFlagsAndDeadEndpoint(t *testing.T) {
 	err = run(context.Background(), []string{"rft", "--in", filepath.Join(t.TempDir(), "none.jsonl"), "--out", "x"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "none.jsonl") {
 		t.Fatalf("missing records: %v", err)
+	}
+}
+
+// Two iterations of synchronous RL against an outside trainer over the directory
+// protocol: the batch of policy k is handed over with its advantages, the trainer
+// reports policy k+1 served under a new model name, and iteration k+1 samples that
+// model.
+func TestRolloutWithExternalLearner(t *testing.T) {
+	file, mirror := writeTaskFile(t)
+	tasks, _ := swe.LoadTasks(file) // the malformed line is reported; the good tasks load
+	srv := openaitest.NewServer(t, goldHandler(t, tasks))
+	learner, out := t.TempDir(), t.TempDir()
+
+	// The outside trainer: answer each batch, serving policy k+1 as "policy-<k+1>".
+	trainerErr := make(chan error, 1)
+	go func() {
+		trainerErr <- func() error {
+			for v := 0; v < 2; v++ {
+				bd := external.BatchDir(learner, v)
+				deadline := time.Now().Add(2 * time.Minute)
+				for {
+					if _, err := os.Stat(filepath.Join(bd, external.BatchFile)); err == nil {
+						break
+					}
+					if time.Now().After(deadline) {
+						return fmt.Errorf("no batch for policy %d", v)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				recs, err := records.ReadParquet(filepath.Join(bd, external.RecordsParquet))
+				if err != nil {
+					return err
+				}
+				for _, r := range recs {
+					if r.Advantage == nil || r.PolicyVersion != v {
+						return fmt.Errorf("batch %d: record %s/s%d without advantage or of policy %d", v, r.TaskID, r.Sample, r.PolicyVersion)
+					}
+				}
+				name := fmt.Sprintf("policy-%d", v+1)
+				srv.SetModels(openaitest.DefaultModel, name)
+				data, _ := json.Marshal(map[string]any{"version": v + 1, "model": name, "stats": map[string]any{"loss": 0.5, "steps": 1}})
+				tmp := filepath.Join(bd, ".served.tmp")
+				if err := os.WriteFile(tmp, data, 0o644); err != nil {
+					return err
+				}
+				if err := os.Rename(tmp, filepath.Join(bd, external.ServedFile)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}()
+	}()
+
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"rollout", "--tasks", file, "--repos", mirror, "--endpoint", srv.URL,
+		"--model", openaitest.DefaultModel, "-n", "2", "--iterations", "2", "--learner", learner, "--out", out}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("rollout: %v\nstderr tail:\n%s", err, tail(stderr.String(), 30))
+	}
+	if err := <-trainerErr; err != nil {
+		t.Fatalf("outside trainer: %v", err)
+	}
+	recs, err := records.ReadJSONL(filepath.Join(out, "records.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	perIter := map[int]int{}
+	for _, r := range recs {
+		if r.PolicyVersion != r.Iteration {
+			t.Fatalf("record of iteration %d sampled policy %d", r.Iteration, r.PolicyVersion)
+		}
+		perIter[r.Iteration]++
+	}
+	if perIter[0] != 2*len(tasks) || perIter[1] != 2*len(tasks) {
+		t.Fatalf("records per iteration %v, want %d each", perIter, 2*len(tasks))
+	}
+	models := map[string]int{}
+	for _, c := range srv.Calls() {
+		models[c.Request.Model]++
+	}
+	if models[openaitest.DefaultModel] == 0 || models["policy-1"] == 0 || len(models) != 2 {
+		t.Fatalf("models sampled %v: want the base model in iteration 0, policy-1 in iteration 1", models)
 	}
 }
