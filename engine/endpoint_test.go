@@ -20,6 +20,7 @@ import (
 	"github.com/swerl/swerl/policy/openai"
 	"github.com/swerl/swerl/policy/openai/openaitest"
 	"github.com/swerl/swerl/records"
+	"github.com/swerl/swerl/swe"
 )
 
 // The OpenAI-compatible policy against a stub server on 127.0.0.1 that misbehaves in
@@ -335,5 +336,30 @@ func TestEndpointDisappearsMidIteration(t *testing.T) {
 	}
 	if r.elapsed > 60*time.Second {
 		t.Fatalf("run took %s after the server disappeared", r.elapsed)
+	}
+}
+
+func TestEndpointContextOverflow(t *testing.T) {
+	// A budget a little over the opening prompt: every episode overflows after a turn
+	// or two, is graded, and keeps its tokens up to the budget; none is truncated
+	// silently or lost.
+	opening := len(openaitest.Encode(swe.SystemPrompt)) + len(openaitest.Encode(swe.FirstMessage(messages.TaskRef{Statement: "The issue of task-000: the bug."})))
+	budget := opening + 120
+	r := runAgainstStub(t, func(c openaitest.Call) openaitest.Response { return openaitest.Response{Text: stubAgent(c)} },
+		func(c *openai.Config) { c.ContextBudget = budget }, nil)
+	checkNothingLost(t, r)
+	all := r.res.Records()
+	if n := count(all, func(r messages.EpisodeRecord) bool {
+		return r.Status == messages.Finished && r.Stop == messages.StopContextOverflow
+	}); n != len(all) {
+		t.Fatalf("%d of %d episodes stopped by context overflow", n, len(all))
+	}
+	for _, rec := range r.recs {
+		if len(rec.TokenIDs) > budget {
+			t.Fatalf("%s/s%d: %d context tokens, over the budget of %d", rec.TaskID, rec.Sample, len(rec.TokenIDs), budget)
+		}
+		if rec.NumTurns == 0 {
+			t.Fatalf("%s/s%d: no turn kept", rec.TaskID, rec.Sample)
+		}
 	}
 }
