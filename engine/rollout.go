@@ -2,11 +2,9 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/swerl/swerl/actors"
+	"github.com/swerl/swerl/internal/atomicfile"
 	"github.com/swerl/swerl/messages"
 	"github.com/swerl/swerl/policy"
 	"github.com/swerl/swerl/records"
@@ -127,19 +126,6 @@ func Rollout(ctx context.Context, o RolloutOptions) (RolloutResult, error) {
 	res.Result = run
 	closeErr := w.Close()
 	res.Summary = Summarize(run.Records(), o.GroupSize)
-	sumErr := writeJSONFile(filepath.Join(o.Out, "summary.json"), res.Summary)
+	sumErr := atomicfile.WriteJSON(filepath.Join(o.Out, "summary.json"), res.Summary)
 	return res, errors.Join(runErr, closeErr, sumErr)
-}
-
-// writeJSONFile writes v as indented JSON, atomically (temporary file, then rename).
-func writeJSONFile(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/swerl/swerl/actors"
+	"github.com/swerl/swerl/internal/atomicfile"
 	"github.com/swerl/swerl/messages"
 	"github.com/swerl/swerl/policy/tiny"
 	"github.com/swerl/swerl/sim"
@@ -174,11 +175,11 @@ func Train(ctx context.Context, opts TrainOptions) (TrainResult, error) {
 	res.Curve = rr.curve
 	marks := map[string]float64{"base": res.Rows[0].Rates.Pass1, "rft": res.Rows[1].Rates.Pass1}
 	svg := LearningCurveSVG("SimSWE held-out pass@1 (swerl train)", rr.curve, marks)
-	if err := writeFileAtomic(filepath.Join(opts.Out, "curve.svg"), svg); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(opts.Out, "curve.svg"), svg); err != nil {
 		return res, err
 	}
 	table := Table1(res.Rows, r.HeldOut.Samples.Ours)
-	if err := writeFileAtomic(filepath.Join(opts.Out, "table.txt"), []byte(table)); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(opts.Out, "table.txt"), []byte(table)); err != nil {
 		return res, err
 	}
 	rr.say("done\n\n%s", table)
@@ -418,25 +419,3 @@ func (rr *recipeRun) checkpoint(stage string) error {
 
 // IterationResult wraps one engine iteration's report.
 type IterationResult struct{ actors.IterationReport }
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and renames
-// it over path.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w (is the disk full?)", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}

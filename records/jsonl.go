@@ -50,13 +50,7 @@ func EncodeJSONL(w io.Writer, recs []Record) error {
 // WriteJSONL writes recs as a complete JSONL file at path, atomically (temporary file,
 // sync, rename): path holds every record or does not exist.
 func WriteJSONL(path string, recs []Record) error {
-	return writeAtomic(path, func(f *os.File) error {
-		w := bufio.NewWriterSize(f, 1<<20)
-		if err := EncodeJSONL(w, recs); err != nil {
-			return err
-		}
-		return w.Flush()
-	})
+	return writeAtomic(path, func(w io.Writer) error { return EncodeJSONL(w, recs) })
 }
 
 // ReadJSONL reads a JSONL file of records. Blank lines are skipped. A line that is not

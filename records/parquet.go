@@ -2,6 +2,7 @@ package records
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/swerl/swerl/internal/atomicfile"
 )
 
 // partPrefix and partSuffix name the parts of a Parquet directory:
@@ -42,7 +45,7 @@ func partNumber(name string) (n int, ok bool) {
 // plain function (zstd's keeps shared goroutines and channels, which a testing/synctest
 // bubble rejects).
 func WriteParquet(path string, recs []Record) error {
-	return writeAtomic(path, func(f *os.File) error {
+	return writeAtomic(path, func(f io.Writer) error {
 		w := parquet.NewGenericWriter[Record](f, parquet.Compression(&parquet.Snappy))
 		if _, err := w.Write(recs); err != nil {
 			return err
@@ -51,49 +54,12 @@ func WriteParquet(path string, recs []Record) error {
 	})
 }
 
-// writeAtomic creates a hidden temporary file next to path, lets fill write it, syncs
-// and renames it to path, then syncs the directory. On any error the temporary file
-// is removed and the error names path.
-func writeAtomic(path string, fill func(*os.File) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
+// writeAtomic writes path whole or not at all (package atomicfile).
+func writeAtomic(path string, fill func(io.Writer) error) error {
+	if err := atomicfile.Write(path, fill); err != nil {
+		return fmt.Errorf("records: %w", err)
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("records: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("records: write %s: %w", path, err)
-		}
-	}()
-	if err = fill(f); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename or a file creation in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // ReadParquet reads the records of one Parquet file, or of every part file

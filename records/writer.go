@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/swerl/swerl/internal/atomicfile"
 )
 
 // File names inside a writer's directory.
@@ -120,7 +122,7 @@ func NewWriter(dir string, opts WriterOptions) (*Writer, error) {
 		f.Close()
 		return nil, err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("records: sync %s: %w", dir, err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/swerl/swerl/internal/atomicfile"
 	"github.com/swerl/swerl/policy/rft"
 	"github.com/swerl/swerl/records"
 	"github.com/swerl/swerl/swe"
@@ -46,7 +46,7 @@ func rftCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("rft: %w", err)
 	}
 	ex, st := rft.Build(recs, rft.Options{SystemPrompt: swe.SystemPrompt, FirstMessage: swe.FirstMessage})
-	if err := writeAtomically(*out, func(w io.Writer) error { return rft.WriteJSONL(w, ex) }); err != nil {
+	if err := atomicfile.Write(*out, func(w io.Writer) error { return rft.WriteJSONL(w, ex) }); err != nil {
 		return fmt.Errorf("rft: %w", err)
 	}
 	fmt.Fprintf(stdout, "%d records in: %d resolved kept; dropped %d unresolved, %d abandoned, %d invalid, %d empty; %d format-error turns masked; %d turns and %d tokens trained\nwrote %s\n",
@@ -67,30 +67,4 @@ func readRecords(path string) ([]records.Record, error) {
 		return records.ReadParquet(path)
 	}
 	return records.ReadJSONL(path)
-}
-
-// writeAtomically writes path through a temporary file renamed into place, so a
-// crash or a full disk never leaves half a file under the final name.
-func writeAtomically(path string, write func(io.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(f)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
 }

@@ -12,10 +12,11 @@ import (
 func TestImportDirection(t *testing.T) {
 	deptest.Forbid(t, deptest.Actors, deptest.Engine, deptest.Cmd, deptest.ProtoActor, deptest.Docker, deptest.Gorgonia)
 	allowed := map[string]bool{
-		deptest.Module + "/policy/external": true,
-		deptest.Module + "/messages":        true,
-		deptest.Module + "/policy":          true,
-		deptest.Module + "/records":         true,
+		deptest.Module + "/policy/external":     true,
+		deptest.Module + "/messages":            true,
+		deptest.Module + "/policy":              true,
+		deptest.Module + "/records":             true,
+		deptest.Module + "/internal/atomicfile": true,
 	}
 	for _, d := range deptest.Deps(t) {
 		if strings.HasPrefix(d, deptest.Module+"/") && !allowed[d] {

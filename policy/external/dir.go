@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/swerl/swerl/internal/atomicfile"
 	"github.com/swerl/swerl/messages"
 	"github.com/swerl/swerl/records"
 )
@@ -136,7 +137,7 @@ func (p dirProtocol) handOver(bd string, b messages.TrainBatch, want int) error 
 	if err := records.WriteParquet(filepath.Join(bd, RecordsParquet), recs); err != nil {
 		return err
 	}
-	return writeJSONAtomic(manifest, m)
+	return atomicfile.WriteJSON(manifest, m)
 }
 
 // check accepts a served.json that names the expected version.
@@ -178,42 +179,4 @@ func readFailure(path string) (string, bool) {
 		msg = "(empty " + FailedFile + ")"
 	}
 	return msg, true
-}
-
-// writeJSONAtomic writes v as JSON to path through a temporary file, synced and
-// renamed: path is whole or absent.
-func writeJSONAtomic(path string, v any) (err error) {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(append(data, '\n')); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

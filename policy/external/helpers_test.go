@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/swerl/swerl/internal/atomicfile"
 	"github.com/swerl/swerl/messages"
 	"github.com/swerl/swerl/records"
 )
@@ -67,7 +68,7 @@ func writeJSON(t *testing.T, path string, v any) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeJSONAtomic(path, json.RawMessage(data)); err != nil {
+	if err := atomicfile.WriteJSON(path, json.RawMessage(data)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,8 +9,9 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/swerl/swerl/internal/atomicfile"
 )
 
 // Checkpoint file layout (little endian):
@@ -79,34 +80,9 @@ func encodeCheckpoint(h ckptHeader, vecs ...[]float32) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+func writeAtomic(path string, data []byte) error {
+	if err := atomicfile.WriteBytes(path, data); err != nil {
 		return fmt.Errorf("tiny: save checkpoint: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("tiny: save checkpoint: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("tiny: save checkpoint: %w", err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("tiny: save checkpoint: %w", err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("tiny: save checkpoint: %w", err)
-	}
-	if d, derr := os.Open(dir); derr == nil { // make the rename durable; best effort
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
