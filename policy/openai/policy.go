@@ -138,7 +138,8 @@ func (p *Policy) Generate(ctx context.Context, req policy.Request) (policy.Reply
 func pastContext(turns []messages.Turn) ([]int32, error) {
 	n := 0
 	for i, t := range turns {
-		if t.NumPromptTokens() == 0 || t.NumTokens() == 0 {
+		// Every turn of a token-in policy has prompt ids; its reply may be empty.
+		if t.NumPromptTokens() == 0 {
 			return nil, &policy.Error{Err: fmt.Errorf(
 				"openai: transcript turn %d has %d prompt and %d assistant token ids: it was not produced by a token-in policy, and past turns are never re-tokenized",
 				i, t.NumPromptTokens(), t.NumTokens())}
