@@ -21,9 +21,12 @@ import (
 // The fault-injection scenario of the engine-core issue: 64 tasks x G=10 x 3
 // iterations with sandbox crashes (10% of episodes), episode-actor panics (5%),
 // policy errors (5%), grader errors (5%), hung commands (5%), 30% of faults
-// persistent, and one learner panic; run for 20 seeds.
+// persistent, and one learner panic; run for 20 seeds, or for the first 3 under the
+// race detector (which slows every seed about 10x): scripts/test.sh runs the suite both
+// ways, so all 20 seeds run on every change and 3 of them with race checking.
 const (
-	faultSeeds = 20
+	faultSeeds     = 20
+	faultSeedsRace = 3
 	faultTasks = 64
 	faultG     = 10
 	faultIters = 3
@@ -76,7 +79,12 @@ func newFaultWorld(t *testing.T, seed uint64) *faultWorld {
 }
 
 func TestFaultInjection(t *testing.T) {
-	for seed := uint64(1); seed <= faultSeeds; seed++ {
+	seeds := uint64(faultSeeds)
+	if raceDetector {
+		seeds = faultSeedsRace
+		t.Logf("race detector on: seeds 1-%d of %d (the plain run covers all)", seeds, faultSeeds)
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				before := goleak.IgnoreCurrent()

@@ -14,21 +14,18 @@ import (
 	"github.com/swerl/swerl/messages"
 	"github.com/swerl/swerl/policy"
 	"github.com/swerl/swerl/policy/scripted"
+	"github.com/swerl/swerl/sandbox/docker"
 	"github.com/swerl/swerl/sandbox/local"
+	"github.com/swerl/swerl/sandbox/sandboxtest"
 	"github.com/swerl/swerl/swe"
 	"github.com/swerl/swerl/swe/builtin"
 )
 
-// requireDocker skips when no Docker daemon answers, unless SWERL_REQUIRE_DOCKER=1
-// (set by .ci/run), where it fails.
+// requireDocker skips when no Docker daemon answers (fails under
+// SWERL_REQUIRE_DOCKER=1) and fails when one answers without the base image.
 func requireDocker(t *testing.T) {
 	t.Helper()
-	if err := exec.Command("docker", "info").Run(); err != nil {
-		if os.Getenv("SWERL_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("no Docker daemon answers (docker info: %v) and SWERL_REQUIRE_DOCKER=1", err)
-		}
-		t.Skipf("no Docker daemon answers: %v", err)
-	}
+	sandboxtest.RequireDocker(t, docker.DefaultBaseImage)
 }
 
 // The real path end to end: a scripted policy types every built-in task's gold

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -23,6 +22,8 @@ import (
 	"github.com/swerl/swerl/policy/openai/openaitest"
 	"github.com/swerl/swerl/policy/scripted"
 	"github.com/swerl/swerl/records"
+	"github.com/swerl/swerl/sandbox/docker"
+	"github.com/swerl/swerl/sandbox/sandboxtest"
 	"github.com/swerl/swerl/swe"
 	"github.com/swerl/swerl/swe/builtin"
 )
@@ -71,12 +72,7 @@ func goldHandler(t *testing.T, tasks []swe.Task) openaitest.Handler {
 func TestRolloutGoldStubResolvesBuiltin(t *testing.T) { testRolloutGold(t, "local") }
 
 func TestRolloutGoldStubResolvesBuiltinDocker(t *testing.T) {
-	if err := exec.Command("docker", "info").Run(); err != nil {
-		if os.Getenv("SWERL_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("no Docker daemon answers (docker info: %v) and SWERL_REQUIRE_DOCKER=1", err)
-		}
-		t.Skipf("no Docker daemon answers: %v", err)
-	}
+	sandboxtest.RequireDocker(t, docker.DefaultBaseImage)
 	testRolloutGold(t, "docker")
 }
 

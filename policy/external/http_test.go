@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/swerl/swerl/messages"
@@ -39,6 +40,28 @@ func (f *fakeHTTPTrainer) start(t *testing.T) (*httptest.Server, Options) {
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return srv, Options{HTTPClient: srv.Client(), Poll: 2 * time.Millisecond, Timeout: 10 * time.Second}
+}
+
+// inMemory returns options whose client calls the trainer's ServeHTTP directly, with
+// no socket: for tests in a synctest bubble, where a request then takes no fake time.
+func (f *fakeHTTPTrainer) inMemory() Options {
+	return Options{HTTPClient: &http.Client{Transport: handlerTransport{f}}, Poll: 2 * time.Millisecond, Timeout: 10 * time.Second}
+}
+
+// handlerTransport is an http.RoundTripper that serves each request with h, in the
+// caller's goroutine.
+type handlerTransport struct{ h http.Handler }
+
+func (ht handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		defer req.Body.Close()
+	}
+	if err := req.Context().Err(); err != nil {
+		return nil, err
+	}
+	w := httptest.NewRecorder()
+	ht.h.ServeHTTP(w, req)
+	return w.Result(), nil
 }
 
 func (f *fakeHTTPTrainer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -253,19 +276,39 @@ func TestHTTPErrors(t *testing.T) {
 	}
 }
 
+// No "served" within the timeout: the error names the status URL and the last status
+// seen. It runs in a synctest bubble, the trainer called in memory (real sockets do
+// not block durably), so the 100ms are fake time, spent polling whatever the speed
+// of the machine, never sending the batch.
 func TestHTTPTimeout(t *testing.T) {
-	f := &fakeHTTPTrainer{t: t, training: 1 << 30}
-	srv, opts := f.start(t)
-	opts.Timeout = 100 * time.Millisecond
-	tr, _ := NewHTTP(srv.URL+"/v1", opts)
-	_, err := tr.Train(t.Context(), batch(0, 1))
-	want := fmt.Sprintf(`external trainer at %s/v1 did not report policy 1 served within 100ms: expected GET %s/v1/batches/0 to say "served" (last: status "training")`, srv.URL, srv.URL)
-	if err == nil || err.Error() != want {
-		t.Fatalf("err = %v\nwant %s", err, want)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeHTTPTrainer{t: t, training: 1 << 30}
+		const base = "http://trainer.test/v1"
+		opts := f.inMemory()
+		opts.Timeout = 100 * time.Millisecond
+		tr, _ := NewHTTP(base, opts)
+		start := time.Now()
+		_, err := tr.Train(t.Context(), batch(0, 1))
+		want := `external trainer at ` + base + ` did not report policy 1 served within 100ms: expected GET ` + base +
+			`/batches/0 to say "served" (last: status "training")`
+		if err == nil || err.Error() != want {
+			t.Fatalf("err = %v\nwant %s", err, want)
+		}
+		if waited := time.Since(start); waited != 100*time.Millisecond {
+			t.Errorf("waited %v of fake time, want 100ms", waited)
+		}
+		if posts, gets := f.counts(); posts != 1 || gets < 10 {
+			t.Errorf("posts %d, gets %d; want 1 and a poll every 2ms", posts, gets)
+		}
+		if tr.Version() != 0 {
+			t.Errorf("Version = %d", tr.Version())
+		}
+	})
 }
 
 // Nobody listens: connection refused is retried until the timeout, then reported.
+// The dials are real; the bubble makes the 100ms fake time, so however slow a dial
+// is, the requests are refused, never cut by the deadline.
 func TestHTTPConnectionRefused(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -273,12 +316,18 @@ func TestHTTPConnectionRefused(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	tr, _ := NewHTTP("http://"+addr, Options{HTTPClient: client, Poll: 5 * time.Millisecond, Timeout: 100 * time.Millisecond})
-	_, err = tr.Train(t.Context(), batch(0, 1))
-	if err == nil || !strings.Contains(err.Error(), "did not accept batch 0 within 100ms") || !strings.Contains(err.Error(), "refused") {
-		t.Fatalf("err = %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		tr, _ := NewHTTP("http://"+addr, Options{HTTPClient: client, Poll: 5 * time.Millisecond, Timeout: 100 * time.Millisecond})
+		start := time.Now()
+		_, err := tr.Train(t.Context(), batch(0, 1))
+		if err == nil || !strings.Contains(err.Error(), "did not accept batch 0 within 100ms") || !strings.Contains(err.Error(), "refused") {
+			t.Fatalf("err = %v", err)
+		}
+		if waited := time.Since(start); waited != 100*time.Millisecond {
+			t.Errorf("waited %v of fake time, want 100ms", waited)
+		}
+	})
 }
 
 func TestHTTPCancel(t *testing.T) {

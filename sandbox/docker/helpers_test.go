@@ -2,11 +2,7 @@ package docker
 
 import (
 	"context"
-	"errors"
 	"os"
-	"os/exec"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,35 +18,11 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-var (
-	dockerOnce sync.Once
-	dockerErr  error
-)
-
-// requireDocker skips the test when no Docker daemon answers or the base image is
-// missing, unless SWERL_REQUIRE_DOCKER=1 (set by .ci/run), where it fails.
+// requireDocker skips the test when no Docker daemon answers (fails under
+// SWERL_REQUIRE_DOCKER=1), and fails when one answers without the base image.
 func requireDocker(t *testing.T) {
 	t.Helper()
-	dockerOnce.Do(func() {
-		if out, err := exec.Command("docker", "info").CombinedOutput(); err != nil {
-			dockerErr = errors.New("no Docker daemon answers (docker info: " + err.Error() + ": " + strings.TrimSpace(lastLine(string(out))) + ")")
-			return
-		}
-		if err := exec.Command("docker", "image", "inspect", DefaultBaseImage).Run(); err != nil {
-			dockerErr = errors.New("image " + DefaultBaseImage + " not found: build it with scripts/build-base-image.sh")
-		}
-	})
-	if dockerErr != nil {
-		if os.Getenv("SWERL_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("%v, and SWERL_REQUIRE_DOCKER=1", dockerErr)
-		}
-		t.Skip(dockerErr)
-	}
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
+	sandboxtest.RequireDocker(t, DefaultBaseImage)
 }
 
 // testClient returns a Docker client for the test's own checks, closed at its end.
