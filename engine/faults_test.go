@@ -27,9 +27,9 @@ import (
 const (
 	faultSeeds     = 20
 	faultSeedsRace = 3
-	faultTasks = 64
-	faultG     = 10
-	faultIters = 3
+	faultTasks     = 64
+	faultG         = 10
+	faultIters     = 3
 )
 
 // abandonKind is the failure each persistent fault must be reported as.
