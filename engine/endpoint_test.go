@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -87,11 +88,29 @@ type stubRun struct {
 
 func runAgainstStub(t *testing.T, h openaitest.Handler, tweak func(*openai.Config), onServer func(*openaitest.Server)) stubRun {
 	t.Helper()
-	srv := openaitest.NewServer(t, h)
+	return runStub(t, openaitest.NewServer(t, h), tweak, onServer)
+}
+
+// runAgainstStubInBubble is runAgainstStub in a testing/synctest bubble, with the stub
+// in memory: every timeout, delay, Retry-After and backoff is fake time, so tests
+// about time get the same verdict on a fast machine and a loaded one, and the
+// elapsed time they check is exact.
+func runAgainstStubInBubble(t *testing.T, h openaitest.Handler, tweak func(*openai.Config), onServer func(*openaitest.Server)) stubRun {
+	t.Helper()
+	var r stubRun
+	synctest.Test(t, func(t *testing.T) {
+		r = runStub(t, openaitest.NewInMemory(t, h), tweak, onServer)
+		time.Sleep(time.Second) // Proto.Actor's dead-letter throttle
+	})
+	return r
+}
+
+func runStub(t *testing.T, srv *openaitest.Server, tweak func(*openai.Config), onServer func(*openaitest.Server)) stubRun {
+	t.Helper()
 	if onServer != nil {
 		onServer(srv)
 	}
-	pc := openai.Config{Endpoint: srv.URL, Model: openaitest.DefaultModel, RequestTimeout: 2 * time.Second,
+	pc := openai.Config{Endpoint: srv.URL, HTTPClient: srv.Client(), Model: openaitest.DefaultModel, RequestTimeout: 2 * time.Second,
 		MaxRetries: 3, BackoffBase: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond, Seed: 7}
 	if tweak != nil {
 		tweak(&pc)
@@ -274,7 +293,7 @@ func TestEndpointServerErrorsAreRetried(t *testing.T) {
 
 func TestEndpointRateLimitHonoursRetryAfter(t *testing.T) {
 	h := everyNth(5, openaitest.Response{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"1"}}})
-	r := runAgainstStub(t, h, func(c *openai.Config) { c.BackoffMax = 5 * time.Second }, nil)
+	r := runAgainstStubInBubble(t, h, func(c *openai.Config) { c.BackoffMax = 5 * time.Second }, nil)
 	checkNothingLost(t, r)
 	if n := count(r.res.Records(), finished); n != stubTasks*stubGroup {
 		t.Fatalf("%d finished, want all: a 429 is retried", n)
@@ -286,7 +305,7 @@ func TestEndpointRateLimitHonoursRetryAfter(t *testing.T) {
 
 func TestEndpointSlowRepliesTimeOut(t *testing.T) {
 	h := everyNth(4, openaitest.Response{Text: "too late", Delay: 5 * time.Second})
-	r := runAgainstStub(t, h, func(c *openai.Config) { c.RequestTimeout = 200 * time.Millisecond }, nil)
+	r := runAgainstStubInBubble(t, h, func(c *openai.Config) { c.RequestTimeout = 200 * time.Millisecond }, nil)
 	checkNothingLost(t, r)
 	if n := count(r.res.Records(), finished); n != stubTasks*stubGroup {
 		t.Fatalf("%d finished, want all: a timed-out request is retried", n)
@@ -316,7 +335,7 @@ func TestEndpointDisappearsMidIteration(t *testing.T) {
 		}
 		return openaitest.Response{Text: stubAgent(c)}
 	}
-	r := runAgainstStub(t, h, nil, func(s *openaitest.Server) { srv = s })
+	r := runAgainstStubInBubble(t, h, nil, func(s *openaitest.Server) { srv = s })
 	// The barrier cannot have the next policy served by a server that is gone: the run
 	// fails there, with every record of the iteration kept.
 	if r.err == nil || !strings.Contains(r.err.Error(), "could not load policy version 1") {

@@ -138,13 +138,16 @@ func TestGraderHangingTests(t *testing.T) {
 	g, task := newGrader(t, func(task *swe.Task) {
 		task.InstallConfig = &swe.InstallConfig{TestCmd: "sleep 300 # " + marker, LogParser: "pytest"}
 	})
+	// Met on any machine, since the tests never end; the bound below, on the whole
+	// grading (sandbox, patches, tests), is far beyond a slow, loaded machine's time
+	// and far below the 300 s of the hanging tests.
 	g.TestTimeout = time.Second
 	begin := time.Now()
 	v := grade(t, g, task, task.Patch)
 	if v.Resolved || !strings.Contains(v.Detail, "timed out") {
 		t.Fatalf("hanging tests: %+v", v)
 	}
-	if time.Since(begin) > 20*time.Second {
+	if time.Since(begin) > 2*time.Minute {
 		t.Fatalf("grading a hanging test took %s", time.Since(begin))
 	}
 	if ps := sandboxtest.Processes(t, marker); len(ps) > 0 {

@@ -2,9 +2,10 @@ package swe_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/swerl/swerl/sandbox"
 	"github.com/swerl/swerl/sandbox/local"
@@ -177,9 +178,12 @@ func TestObservationCapAndTimeout(t *testing.T) {
 	if len(got) > 600 || !strings.Contains(got, "observation truncated") || !strings.HasPrefix(got, "1\n2\n") || !strings.Contains(got, "10000") {
 		t.Fatalf("cap: %d chars:\n%s", len(got), got)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	out, err := s.Exec(ctx, "echo begun; sleep 60")
+	// The deadline passes once "begun" is printed (the command then makes a file),
+	// however long the machine took to get there.
+	out, _, err := sandboxtest.ExecExpiring(t, s, "echo begun; : > began; sleep 300", func() bool {
+		_, err := os.Stat(filepath.Join(s.Root(), "began"))
+		return err == nil
+	})
 	if err != nil || !out.TimedOut || !strings.Contains(out.Text, "begun") || !strings.Contains(out.Text, "timed out") || !strings.HasSuffix(out.Text, s.Prompt()) {
 		t.Fatalf("timeout: err %v, out %+v", err, out)
 	}

@@ -278,8 +278,8 @@ func TestHTTPErrors(t *testing.T) {
 
 // No "served" within the timeout: the error names the status URL and the last status
 // seen. It runs in a synctest bubble, the trainer called in memory (real sockets do
-// not block durably), so the 100ms are fake time, spent polling whatever the speed
-// of the machine, never sending the batch.
+// not block durably), so the 100ms are fake time, all spent polling after the batch
+// was accepted (none sending it), whatever the speed of the machine.
 func TestHTTPTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeHTTPTrainer{t: t, training: 1 << 30}
@@ -307,8 +307,9 @@ func TestHTTPTimeout(t *testing.T) {
 }
 
 // Nobody listens: connection refused is retried until the timeout, then reported.
-// The dials are real; the bubble makes the 100ms fake time, so however slow a dial
-// is, the requests are refused, never cut by the deadline.
+// The dials are real; the bubble makes the minute fake time (and a socket deadline
+// that a refused loopback dial never nears), so however slow the machine, the
+// requests are refused, not cut by the deadline.
 func TestHTTPConnectionRefused(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -318,33 +319,43 @@ func TestHTTPConnectionRefused(t *testing.T) {
 	l.Close()
 	synctest.Test(t, func(t *testing.T) {
 		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-		tr, _ := NewHTTP("http://"+addr, Options{HTTPClient: client, Poll: 5 * time.Millisecond, Timeout: 100 * time.Millisecond})
+		tr, _ := NewHTTP("http://"+addr, Options{HTTPClient: client, Poll: 5 * time.Second, Timeout: time.Minute})
 		start := time.Now()
 		_, err := tr.Train(t.Context(), batch(0, 1))
-		if err == nil || !strings.Contains(err.Error(), "did not accept batch 0 within 100ms") || !strings.Contains(err.Error(), "refused") {
+		if err == nil || !strings.Contains(err.Error(), "did not accept batch 0 within 1m0s") || !strings.Contains(err.Error(), "refused") {
 			t.Fatalf("err = %v", err)
 		}
-		if waited := time.Since(start); waited != 100*time.Millisecond {
-			t.Errorf("waited %v of fake time, want 100ms", waited)
+		if waited := time.Since(start); waited != time.Minute {
+			t.Errorf("waited %v of fake time, want 1m", waited)
 		}
 	})
 }
 
+// Cancelling ctx ends the wait at once: in a synctest bubble, with a poll interval
+// of an hour, Train returns exactly when the cancel comes, 20ms into the wait.
 func TestHTTPCancel(t *testing.T) {
-	f := &fakeHTTPTrainer{t: t, training: 1 << 30}
-	srv, opts := f.start(t)
-	opts.Poll = time.Hour
-	tr, _ := NewHTTP(srv.URL+"/v1", opts)
-	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(20*time.Millisecond, cancel)
-	start := time.Now()
-	_, err := tr.Train(ctx, batch(0, 1))
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Train returned %v after the cancel", d)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeHTTPTrainer{t: t, training: 1 << 30}
+		opts := f.inMemory()
+		opts.Poll = time.Hour
+		tr, _ := NewHTTP("http://trainer.test/v1", opts)
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(20*time.Millisecond, cancel)
+		start := time.Now()
+		_, err := tr.Train(ctx, batch(0, 1))
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "policy 1") {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+		if d := time.Since(start); d != 20*time.Millisecond {
+			t.Errorf("Train returned after %v of fake time, want 20ms (the cancel)", d)
+		}
+		if posts, gets := f.counts(); posts != 1 || gets != 1 {
+			t.Errorf("posts %d, gets %d; want the look before sending, the batch, then the wait", posts, gets)
+		}
+		if tr.Version() != 0 {
+			t.Errorf("Version = %d", tr.Version())
+		}
+	})
 }
 
 func TestNewHTTPErrors(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/swerl/swerl/policy/openai"
@@ -136,23 +137,48 @@ func TestRetryAfterPastDeadline(t *testing.T) {
 	}
 }
 
+// A reply slower than RequestTimeout is cut and retried. The stub is in memory, in a
+// synctest bubble: the timeout and the slow reply's delay are fake time, and every
+// other request takes none, so only the slow reply can pass the timeout, whatever
+// the speed of the machine.
 func TestSlowReplyPastRequestTimeout(t *testing.T) {
 	slow := openaitest.Response{Delay: time.Minute}
-	t.Run("retried then retryable", func(t *testing.T) {
-		srv := openaitest.NewServer(t, openaitest.Script(slow))
-		p, _ := newPolicy(t, srv, func(c *openai.Config) { c.RequestTimeout, c.MaxRetries = 50*time.Millisecond, 1 })
-		_, err := p.Generate(context.Background(), firstRequest())
-		wantRetryable(t, err)
-		if !strings.Contains(err.Error(), "RequestTimeout") || len(srv.Calls()) != 2 {
-			t.Fatalf("error %q after %d calls", err, len(srv.Calls()))
+	inMemory := func(srv *openaitest.Server, edit func(*openai.Config)) func(*openai.Config) {
+		return func(c *openai.Config) {
+			c.HTTPClient = srv.Client()
+			edit(c)
 		}
+	}
+	t.Run("retried then retryable", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := openaitest.NewInMemory(t, openaitest.Script(slow))
+			p, sl := newPolicy(t, srv, inMemory(srv, func(c *openai.Config) { c.RequestTimeout, c.MaxRetries = 50*time.Millisecond, 1 }))
+			start := time.Now()
+			_, err := p.Generate(context.Background(), firstRequest())
+			wantRetryable(t, err)
+			if !strings.Contains(err.Error(), "RequestTimeout") || len(srv.Calls()) != 2 || len(sl.all()) != 1 {
+				t.Fatalf("error %q after %d calls and waits %v", err, len(srv.Calls()), sl.all())
+			}
+			if d := time.Since(start); d != 100*time.Millisecond {
+				t.Errorf("Generate took %v of fake time, want 2 x 50ms", d)
+			}
+		})
 	})
 	t.Run("retried then success", func(t *testing.T) {
-		srv := openaitest.NewServer(t, openaitest.Script(slow, openaitest.Chat("ok")))
-		p, _ := newPolicy(t, srv, func(c *openai.Config) { c.RequestTimeout = 50 * time.Millisecond })
-		if reply, err := p.Generate(context.Background(), firstRequest()); err != nil || reply.Text != "ok" {
-			t.Fatalf("reply %q, err %v", reply.Text, err)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			srv := openaitest.NewInMemory(t, openaitest.Script(slow, openaitest.Chat("ok")))
+			p, _ := newPolicy(t, srv, inMemory(srv, func(c *openai.Config) { c.RequestTimeout = 50 * time.Millisecond }))
+			start := time.Now()
+			if reply, err := p.Generate(context.Background(), firstRequest()); err != nil || reply.Text != "ok" {
+				t.Fatalf("reply %q, err %v", reply.Text, err)
+			}
+			if d := time.Since(start); d != 50*time.Millisecond {
+				t.Errorf("Generate took %v of fake time, want 50ms", d)
+			}
+			if n := len(srv.Calls()); n != 2 {
+				t.Errorf("%d calls, want 2", n)
+			}
+		})
 	})
 }
 

@@ -169,28 +169,76 @@ func TestGenerateHonoursContext(t *testing.T) {
 	// The batcher drops the abandoned request and goes away once nothing is in flight.
 	waitIdle(t, p)
 
-	// A request that runs out of time leaves the batch without disturbing the others:
-	// 40 tokens take several milliseconds, the deadline is one.
+	// A request that runs out of time leaves the batch without disturbing the others.
+	// Both requests are queued before the batcher starts, so they share the first
+	// passes; the short one's deadline passes after a few of them, mid-reply, whatever
+	// the speed of the machine.
 	want, err := NewPolicy(m, PolicyConfig{Seed: 1, MaxReplyTokens: 40}).Generate(context.Background(), toyRequest(3, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p2 := NewPolicy(m, PolicyConfig{Seed: 1, MaxReplyTokens: 40})
-	short, cancelShort := context.WithTimeout(context.Background(), time.Millisecond)
-	defer cancelShort()
+	p2.mu.Lock()
+	p2.running = true // hold the batcher back until both requests are queued
+	p2.mu.Unlock()
+	short := expireAfter(4) // Generate looks once, the batcher once a pass: two tokens, then gone
 	errc := make(chan error, 1)
 	go func() {
 		_, err := p2.Generate(short, toyRequest(4, 0))
 		errc <- err
 	}()
-	got, err := p2.Generate(context.Background(), toyRequest(3, 0))
-	if err != nil || got.Text != want.Text || !equalIDs(got.Tokens, want.Tokens) {
-		t.Fatalf("reply beside an abandoned request: %q, %v; want %q", got.Text, err, want.Text)
+	type result struct {
+		reply policy.Reply
+		err   error
+	}
+	gotc := make(chan result, 1)
+	go func() {
+		r, err := p2.Generate(context.Background(), toyRequest(3, 0))
+		gotc <- result{r, err}
+	}()
+	for queued := 0; queued < 2; time.Sleep(time.Millisecond) {
+		p2.mu.Lock()
+		queued = len(p2.pending)
+		p2.mu.Unlock()
+	}
+	go p2.batcher()
+	got := <-gotc
+	if got.err != nil || got.reply.Text != want.Text || !equalIDs(got.reply.Tokens, want.Tokens) {
+		t.Fatalf("reply beside an abandoned request: %q, %v; want %q", got.reply.Text, got.err, want.Text)
 	}
 	if err := <-errc; !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("request past its deadline: %v", err)
 	}
 	waitIdle(t, p2)
+}
+
+// expiringCtx is a context whose deadline passes at its n-th Err call: in Generate,
+// one look before the request is queued, then one per forward pass of the batcher.
+type expiringCtx struct {
+	context.Context
+	mu    sync.Mutex
+	n     int
+	calls int
+	done  chan struct{}
+}
+
+func expireAfter(n int) *expiringCtx {
+	return &expiringCtx{Context: context.Background(), n: n, done: make(chan struct{})}
+}
+
+func (c *expiringCtx) Done() <-chan struct{} { return c.done }
+
+func (c *expiringCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	switch {
+	case c.calls < c.n:
+		return nil
+	case c.calls == c.n:
+		close(c.done)
+	}
+	return context.DeadlineExceeded
 }
 
 func waitIdle(t *testing.T, p *Policy) {

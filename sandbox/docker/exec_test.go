@@ -2,17 +2,21 @@ package docker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/swerl/swerl/sandbox"
+	"github.com/swerl/swerl/sandbox/sandboxtest"
 )
 
 func TestExecExitCodesCwdAndEnv(t *testing.T) {
@@ -108,17 +112,19 @@ func psLeft(t *testing.T, s *Sandbox) []string {
 
 func TestTimeoutKillsTheCommandAndItsChildren(t *testing.T) {
 	t.Parallel()
-	f := newFactory(t, nil)
+	// A grace long enough for the kill from inside to finish on any machine: the
+	// restart (another path, TestUnkillableCommandRestartsTheContainer) never stands in.
+	f := newFactory(t, func(c *Config) { c.KillGrace = 30 * time.Second })
 	s := start(t, f, "timeout")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	begin := time.Now()
-	out, err := s.Exec(ctx, "echo started; (sleep 300; echo child) & setsid sleep 301 & sleep 302")
+	// The deadline passes once "started" is printed and the three children run,
+	// however long the machine took to get there.
+	out, took, err := sandboxtest.ExecExpiring(t, s, "echo started; (sleep 300; echo child) & setsid sleep 301 & sleep 302",
+		running(t, testClient(t), s.ID(), "sleep 300", "sleep 301", "sleep 302"))
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sandbox.ErrDied) {
 		t.Fatalf("err = %v, want deadline exceeded (not died)", err)
 	}
-	if d := time.Since(begin); d > 8*time.Second {
-		t.Errorf("took %s to give up", d)
+	if took > sandboxtest.WaitLimit {
+		t.Errorf("took %s after the deadline to give up", took)
 	}
 	if !strings.Contains(out.Text, "started") || out.ExitCode != -1 {
 		t.Errorf("output %q exit %d, want the partial output and -1", out.Text, out.ExitCode)
@@ -142,7 +148,7 @@ func TestNothingSurvivesACommand(t *testing.T) {
 	if out != "done\n" {
 		t.Errorf("output %q", out)
 	}
-	if d := time.Since(begin); d > 5*time.Second {
+	if d := time.Since(begin); d > sandboxtest.WaitLimit {
 		t.Errorf("the command took %s: background children held it", d)
 	}
 	if left := psLeft(t, s); len(left) > 0 {
@@ -181,18 +187,17 @@ func TestForkBombIsContained(t *testing.T) {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Output: tWriter{t}, Level: hclog.Warn})
 	})
 	s := start(t, f, "bomb")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	begin := time.Now()
-	out, err := s.Exec(ctx, "bomb() { bomb | bomb & }; bomb; sleep 60")
+	// The deadline passes once the bomb holds every pid the container may have (its
+	// forks fail from then on), however long it took to get there.
+	out, took, err := sandboxtest.ExecExpiring(t, s, "bomb() { bomb | bomb & }; bomb; sleep 300", pidsFull(t, testClient(t), s.ID(), f.cfg.PIDs))
 	if !strings.Contains(out.Text, "fork: retry: Resource temporarily unavailable") {
 		t.Errorf("the fork bomb did not meet the pids limit: %.300q", out.Text)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want deadline exceeded", err)
 	}
-	if d := time.Since(begin); d > 30*time.Second {
-		t.Errorf("took %s to give up", d)
+	if took > sandboxtest.WaitLimit {
+		t.Errorf("took %s after the deadline to give up", took)
 	}
 	if !errors.Is(err, sandbox.ErrDied) {
 		// Killed from inside, or the container restarted: usable, and clean.
@@ -216,12 +221,17 @@ func TestUnkillableCommandRestartsTheContainer(t *testing.T) {
 	f := newFactory(t, func(c *Config) { c.KillGrace = time.Second })
 	f.testNoKill = true
 	s := start(t, f, "restart")
+	cli := testClient(t)
 	mustRun(t, s, "echo edited > a.txt")
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	_, err := s.Exec(ctx, "setsid sleep 300 & sleep 301")
+	started := startedAt(t, cli, s.ID())
+	// The deadline passes once the command runs, however long it took to start: a
+	// deadline met while the exec is being created would leave nothing to kill.
+	_, _, err := sandboxtest.ExecExpiring(t, s, "setsid sleep 300 & sleep 301", running(t, cli, s.ID(), "sleep 300", "sleep 301"))
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sandbox.ErrDied) {
 		t.Fatalf("err = %v, want deadline exceeded (not died)", err)
+	}
+	if startedAt(t, cli, s.ID()) == started {
+		t.Errorf("the container was not restarted")
 	}
 	if left := psLeft(t, s); len(left) > 0 {
 		t.Errorf("processes survived the restart: %v", left)
@@ -268,9 +278,11 @@ func TestCancelledExecReturnsContextError(t *testing.T) {
 	if _, err := s.Exec(ctx, "echo never"); !errors.Is(err, context.Canceled) || errors.Is(err, sandbox.ErrDied) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
+	// Deadlines met at assorted moments (creating, starting, running the exec), by a
+	// command that outlasts them on any machine.
 	for i := range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(50*(i+1))*time.Millisecond)
-		_, err := s.Exec(ctx, "sleep 10")
+		_, err := s.Exec(ctx, "sleep 300")
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sandbox.ErrDied) {
 			t.Errorf("timeout %d: err = %v", i, err)
@@ -292,10 +304,73 @@ func TestCommandsReadNoInput(t *testing.T) {
 	t.Parallel()
 	f := newFactory(t, nil)
 	s := start(t, f, "stdin")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Only a command that waits for input meets this deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), sandboxtest.WaitLimit)
 	defer cancel()
 	out, err := s.Exec(ctx, "cat; read -r line; echo read=$?; python3 -c 'import sys; print(repr(sys.stdin.read()))'")
 	if err != nil || out.Text != "read=1\n''\n" {
 		t.Errorf("a command reading stdin got %q, %v; want end of input at once", out.Text, err)
 	}
+}
+
+// running returns a ready function for sandboxtest.ExecExpiring: true once every one of args
+// is the command line of a process of the container (from the daemon, not an exec).
+func running(t *testing.T, cli *client.Client, id string, args ...string) func() bool {
+	return func() bool {
+		t.Helper()
+		r, err := cli.ContainerTop(context.Background(), id, client.ContainerTopOptions{})
+		if err != nil {
+			t.Fatalf("container top: %v", err)
+		}
+		cmd := slices.Index(r.Titles, "CMD")
+		if cmd < 0 {
+			cmd = slices.Index(r.Titles, "COMMAND")
+		}
+		if cmd < 0 {
+			t.Fatalf("container top: no command column in %v", r.Titles)
+		}
+		seen := map[string]bool{}
+		for _, p := range r.Processes {
+			if cmd < len(p) {
+				seen[p[cmd]] = true
+			}
+		}
+		for _, a := range args {
+			if !seen[a] {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// pidsFull returns a ready function for sandboxtest.ExecExpiring: true once the container holds
+// as many pids as its limit allows (so its forks fail), from the daemon's stats.
+func pidsFull(t *testing.T, cli *client.Client, id string, limit int64) func() bool {
+	return func() bool {
+		t.Helper()
+		r, err := cli.ContainerStats(context.Background(), id, client.ContainerStatsOptions{})
+		if err != nil {
+			t.Fatalf("container stats: %v", err)
+		}
+		defer r.Body.Close()
+		var st container.StatsResponse
+		if err := json.NewDecoder(r.Body).Decode(&st); err != nil {
+			t.Fatalf("container stats: %v", err)
+		}
+		return st.PidsStats.Current >= uint64(limit)
+	}
+}
+
+// startedAt returns when the container last started.
+func startedAt(t *testing.T, cli *client.Client, id string) string {
+	t.Helper()
+	r, err := cli.ContainerInspect(context.Background(), id, client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatalf("inspect %s: %v", short(id), err)
+	}
+	if r.Container.State == nil {
+		t.Fatalf("inspect %s: no state", short(id))
+	}
+	return r.Container.State.StartedAt
 }

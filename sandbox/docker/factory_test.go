@@ -259,7 +259,9 @@ func TestWarmPool(t *testing.T) {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Output: tWriter{t}, Level: hclog.Debug})
 	})
 	cli := testClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Bounds the waits for the pool to refill (container starts): far beyond what a
+	// slow, loaded machine needs.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	key := poolKey{image: DefaultBaseImage, task: "warm"}
 	peek := func() string {
@@ -315,15 +317,16 @@ func TestWarmPool(t *testing.T) {
 func TestWarmPoolGivesWayWhenFull(t *testing.T) {
 	t.Parallel()
 	f := newFactory(t, func(c *Config) { c.WarmPool, c.MaxRunning = 1, 2 })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start(t, f, "x")
 	if err := f.pool.waitReady(ctx, poolKey{image: DefaultBaseImage, task: "x"}, 1); err != nil {
 		t.Fatal(err)
 	}
 	// Both slots are taken (one sandbox, one warm): a sandbox of another task evicts
-	// the warm container rather than waiting for ever.
-	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	// the warm container rather than waiting for ever (the bound is far beyond a
+	// container start on a slow, loaded machine).
+	sctx, scancel := context.WithTimeout(ctx, sandboxtest.WaitLimit)
 	defer scancel()
 	sb, err := f.Start(sctx, sandboxtest.Spec("y"))
 	if err != nil {

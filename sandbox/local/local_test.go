@@ -59,15 +59,22 @@ func TestExecRunsInRepoWithScrubbedEnv(t *testing.T) {
 func TestTimeoutKillsTheCommandAndItsChildren(t *testing.T) {
 	_, s := newSandbox(t)
 	marker := "swerl-local-timeout-" + RandomID()
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	begin := time.Now()
-	out, err := s.Exec(ctx, "echo started; bash -c 'sleep 300; : "+marker+"' & sleep 300 # "+marker)
+	child := "bash -c sleep 300; : " + marker
+	// The deadline passes once "started" is printed and the child runs, however long
+	// the machine took to get there.
+	out, took, err := sandboxtest.ExecExpiring(t, s, "echo started; bash -c 'sleep 300; : "+marker+"' & sleep 300 # "+marker, func() bool {
+		for _, p := range sandboxtest.Processes(t, marker) {
+			if strings.HasSuffix(p, " "+child) {
+				return true
+			}
+		}
+		return false
+	})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want deadline exceeded", err)
 	}
-	if time.Since(begin) > 10*time.Second {
-		t.Fatalf("took %s to give up", time.Since(begin))
+	if took > sandboxtest.WaitLimit {
+		t.Fatalf("took %s after the deadline to give up", took)
 	}
 	if !strings.Contains(out.Text, "started") {
 		t.Errorf("partial output lost: %q", out.Text)
@@ -87,8 +94,8 @@ func TestBackgroundChildrenDieWithTheirCommand(t *testing.T) {
 	if _, err := s.Exec(context.Background(), "(sleep 300; : "+marker+") & echo left it"); err != nil {
 		t.Fatal(err)
 	}
-	if time.Since(begin) > 10*time.Second {
-		t.Fatalf("a background child held the command for %s", time.Since(begin))
+	if d := time.Since(begin); d > sandboxtest.WaitLimit {
+		t.Fatalf("a background child held the command for %s", d)
 	}
 	if ps := sandboxtest.Processes(t, marker); len(ps) > 0 {
 		t.Fatalf("background child survived: %v", ps)
@@ -162,10 +169,18 @@ func TestCloseAndSweepLeaveNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		s.Exec(ctx, "sleep 300 # "+marker)
+		// Not "sleep 300 # marker", which bash replaces with sleep, marker and all.
+		s.Exec(ctx, "sleep 300; : "+marker)
 		close(done)
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// Close once the command runs, however long it took to start.
+	for limit := time.Now().Add(sandboxtest.WaitLimit); len(sandboxtest.Processes(t, marker)) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(limit) {
+			cancel()
+			<-done
+			t.Fatalf("the command did not start in %s", sandboxtest.WaitLimit)
+		}
+	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}

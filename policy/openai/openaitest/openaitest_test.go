@@ -2,11 +2,16 @@ package openaitest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"testing/quick"
+	"testing/synctest"
+	"time"
 )
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
@@ -60,4 +65,46 @@ func TestCompletionLikeVLLM(t *testing.T) {
 	if calls := s.Calls(); len(calls) != 2 || !slices.Equal(calls[1].Prompt, []int32{1, 2}) || *calls[1].Request.MaxTokens != 4 {
 		t.Fatalf("calls = %+v", calls)
 	}
+}
+
+// The in-memory stub answers in a synctest bubble: a delay is fake time, cut by the
+// request's context; a cut connection and a closed stub are errors, not answers.
+func TestInMemory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewInMemory(t, Script(Response{Delay: time.Minute, Text: "late"}, Response{CloseConn: true}, Chat("hi")))
+		c := s.Client()
+		post := func(ctx context.Context) (*http.Response, error) {
+			body, _ := json.Marshal(map[string]any{"model": DefaultModel, "prompt": []int32{1}, "max_tokens": 10})
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/v1/completions", bytes.NewReader(body))
+			return c.Do(req)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		start := time.Now()
+		if _, err := post(ctx); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Second {
+			t.Fatalf("delayed call: %v after %v, want DeadlineExceeded after 1s", err, time.Since(start))
+		}
+		if _, err := post(t.Context()); err == nil {
+			t.Fatal("cut connection: no error")
+		}
+		resp, err := post(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Choices []map[string]any `json:"choices"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil || len(out.Choices) != 1 || out.Choices[0]["text"] != "hi" {
+			t.Fatalf("answer %+v, %v", out, err)
+		}
+		s.Close()
+		if _, err := post(t.Context()); err == nil || !strings.Contains(err.Error(), "refused") {
+			t.Fatalf("closed stub: %v", err)
+		}
+		if n := len(s.Calls()); n != 3 {
+			t.Fatalf("%d calls, want 3", n)
+		}
+	})
 }

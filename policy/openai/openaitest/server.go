@@ -2,6 +2,7 @@ package openaitest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -85,12 +86,13 @@ func Script(responses ...Response) Handler {
 func TokenLogprob(i int) float64 { return -0.01*float64(i%7) - 0.001 }
 
 // Server is an OpenAI-compatible stub (the subset of vLLM that policy/openai uses) on
-// 127.0.0.1: /tokenize, /detokenize, /v1/models and /v1/completions.
+// 127.0.0.1, or in memory: /tokenize, /detokenize, /v1/models and /v1/completions.
 type Server struct {
 	// URL is the base URL, without /v1.
 	URL string
 
-	srv     *httptest.Server
+	srv     *httptest.Server // nil for NewInMemory
+	mux     http.Handler
 	handler Handler
 	once    sync.Once
 	closing chan struct{} // closed by Close: delayed answers give up
@@ -107,6 +109,30 @@ type Server struct {
 // It is closed when the test ends.
 func NewServer(t testing.TB, h Handler) *Server {
 	t.Helper()
+	s := newStub(h)
+	s.srv = httptest.NewServer(s.mux)
+	s.URL = s.srv.URL
+	t.Cleanup(s.Close)
+	return s
+}
+
+// InMemoryURL is the URL of a stub from NewInMemory; only its Client reaches it.
+const InMemoryURL = "http://openaitest.invalid"
+
+// NewInMemory returns a stub like NewServer's, without a socket: its URL is
+// InMemoryURL, and Client calls the handlers in the requesting goroutine. Unlike a
+// real socket, it works inside a testing/synctest bubble (create it there): a request
+// takes no fake time, and a Response.Delay is fake time, cut when the request's
+// context ends. It is closed when the test ends.
+func NewInMemory(t testing.TB, h Handler) *Server {
+	t.Helper()
+	s := newStub(h)
+	s.URL = InMemoryURL
+	t.Cleanup(s.Close)
+	return s
+}
+
+func newStub(h Handler) *Server {
 	if h == nil {
 		h = func(Call) Response { return Chat("```command\necho stub\n```") }
 	}
@@ -116,10 +142,17 @@ func NewServer(t testing.TB, h Handler) *Server {
 	mux.HandleFunc("POST /detokenize", s.detokenize)
 	mux.HandleFunc("GET /v1/models", s.listModels)
 	mux.HandleFunc("POST /v1/completions", s.complete)
-	s.srv = httptest.NewServer(s.count(mux))
-	s.URL = s.srv.URL
-	t.Cleanup(s.Close)
+	s.mux = s.count(mux)
 	return s
+}
+
+// Client returns an HTTP client that reaches the stub: the test server's client, or
+// for NewInMemory one whose transport calls the handlers directly.
+func (s *Server) Client() *http.Client {
+	if s.srv != nil {
+		return s.srv.Client()
+	}
+	return &http.Client{Transport: inMemory{s}}
 }
 
 // Close makes the server disappear: requests in progress are cut without an answer,
@@ -127,10 +160,56 @@ func NewServer(t testing.TB, h Handler) *Server {
 func (s *Server) Close() {
 	s.once.Do(func() {
 		close(s.closing)
+		if s.srv == nil {
+			return
+		}
 		_ = s.srv.Listener.Close() // no new connections from here on
 		s.srv.CloseClientConnections()
 		s.srv.Close()
 	})
+}
+
+// inMemory is the transport of an in-memory stub.
+type inMemory struct{ s *Server }
+
+// errCut is what a request to an in-memory stub gets when the stub cuts the connection.
+var errCut = errors.New("openaitest: connection closed without an answer")
+
+func (m inMemory) RoundTrip(req *http.Request) (resp *http.Response, err error) {
+	if req.Body != nil {
+		defer req.Body.Close()
+	}
+	select {
+	case <-m.s.closing:
+		return nil, errors.New("openaitest: connection refused: the in-memory stub is closed")
+	default:
+	}
+	ctx := req.Context()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sr := req.Clone(ctx) // the handlers see a request of their own, as a server's
+	sr.RequestURI = req.URL.RequestURI()
+	sr.RemoteAddr = "192.0.2.1:1234"
+	if sr.Body == nil {
+		sr.Body = http.NoBody
+	}
+	w := httptest.NewRecorder()
+	defer func() {
+		if r := recover(); r != nil {
+			if r != http.ErrAbortHandler {
+				panic(r)
+			}
+			resp, err = nil, errCut
+		}
+	}()
+	m.s.mux.ServeHTTP(w, sr)
+	if err := ctx.Err(); err != nil {
+		return nil, err // the client gave up before the answer
+	}
+	resp = w.Result()
+	resp.Request = req
+	return resp, nil
 }
 
 // SetModels replaces the list of served models.
