@@ -17,6 +17,7 @@ func smallRecipe() Recipe {
 	r.World.TrainTasks.Ours, r.HeldOut.Tasks.Ours, r.HeldOut.Samples.Ours, r.HeldOut.TurnCap.Ours = 24, 4, 2, 12
 	r.Model.Window.Ours, r.Model.Dim.Ours, r.Model.Hidden.Ours = 24, 16, 32
 	r.Pretrain.Traces.Ours, r.Pretrain.Epochs.Ours = 12, 1
+	r.Pretrain.ProbeTasks.Ours, r.Pretrain.ProbeSamples.Ours = 4, 2
 	r.RFT.Tasks.Ours, r.RFT.Samples.Ours = 4, 2
 	for _, s := range []*RLStage{&r.Stage1, &r.Stage2} {
 		s.Iterations.Ours, s.TasksPerIteration.Ours, s.GroupSize.Ours, s.TurnCap.Ours = 1, 3, 2, 12
