@@ -30,8 +30,8 @@ func requireDocker(t *testing.T) {
 
 // The real path end to end: a scripted policy types every built-in task's gold
 // patch through the scaffold's edit/replace commands, in real sandboxes, through the
-// actor engine, and the real grader resolves every one; group samples of each.
-func testGoldThroughEngine(t *testing.T, backend string, group int) {
+// actor engine, and the real grader resolves every one.
+func testGoldThroughEngine(t *testing.T, backend string) {
 	tasks, err := builtin.Tasks()
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func testGoldThroughEngine(t *testing.T, backend string, group int) {
 	}
 	defer w.Close(context.Background())
 	cfg := DefaultConfig()
-	cfg.Iterations, cfg.TasksPerIteration, cfg.GroupSize = 1, len(tasks), group
+	cfg.Iterations, cfg.TasksPerIteration, cfg.GroupSize = 1, len(tasks), 2
 	cfg.Tasks = w.Refs
 	cfg.Policy = scripted.NewGold(tasks)
 	cfg.Trainer = policy.NewFrozen(0)
@@ -62,8 +62,8 @@ func testGoldThroughEngine(t *testing.T, backend string, group int) {
 		t.Fatal(err)
 	}
 	recs := res.Records()
-	if len(recs) != group*len(tasks) {
-		t.Fatalf("%d records for %d episodes", len(recs), group*len(tasks))
+	if len(recs) != 2*len(tasks) {
+		t.Fatalf("%d records for %d episodes", len(recs), 2*len(tasks))
 	}
 	byID := map[string]swe.Task{}
 	for _, tk := range tasks {
@@ -86,8 +86,8 @@ func testGoldThroughEngine(t *testing.T, backend string, group int) {
 		}
 	}
 	for _, tk := range tasks {
-		if seen[tk.InstanceID] != group {
-			t.Errorf("task %s ran %d times, want %d", tk.InstanceID, seen[tk.InstanceID], group)
+		if seen[tk.InstanceID] != 2 {
+			t.Errorf("task %s ran %d times, want 2", tk.InstanceID, seen[tk.InstanceID])
 		}
 	}
 	if backend == SandboxLocal {
@@ -113,12 +113,9 @@ func containersOf(t *testing.T, run string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// One sample per task on Docker (two locally): cmd/swerl's
-// TestRolloutGoldStubResolvesBuiltinDocker already runs groups of two over the same
-// containers, and Docker time is most of the suite's.
 func TestGoldThroughEngineDocker(t *testing.T) {
 	requireDocker(t)
-	testGoldThroughEngine(t, SandboxDocker, 1)
+	testGoldThroughEngine(t, SandboxDocker)
 }
 
 // A task whose image is not on the daemon: every episode is abandoned at once with
@@ -158,7 +155,7 @@ func TestMissingTaskImage(t *testing.T) {
 	}
 }
 
-func TestGoldThroughEngineLocal(t *testing.T) { testGoldThroughEngine(t, SandboxLocal, 2) }
+func TestGoldThroughEngineLocal(t *testing.T) { testGoldThroughEngine(t, SandboxLocal) }
 
 // garbleFirst answers the first turn with garbage, then follows p.
 type garbleFirst struct{ p policy.Policy }
