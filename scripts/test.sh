@@ -8,14 +8,15 @@
 # Environment:
 #   SWERL_REQUIRE_DOCKER=1   no Docker daemon is a failure (of the daemon stage and of
 #                            every Docker test) instead of a skip; .ci/run sets it.
-#   SWERL_TEST_TIMEOUT       go test's -timeout per package run (default 20m).
+#   SWERL_TEST_TIMEOUT       go test's -timeout per package run (default 30m).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# go test's -timeout. The slowest package under -race (engine) takes about 4 minutes
-# alone on a 2-core machine and about 8 with `stress -c 2` beside it; 20 minutes is the
-# headroom for a loaded CI machine, and a hung test still ends the run in bounded time.
-timeout=${SWERL_TEST_TIMEOUT:-20m}
+# go test's -timeout. The slowest package under -race (engine, with its Docker gold
+# run) took 485 s alone on a 2-core machine and 628 s with `stress -c 2` beside it;
+# 30 minutes leaves about 3x headroom for a loaded CI machine, and a hung test still
+# ends the run in bounded time.
+timeout=${SWERL_TEST_TIMEOUT:-30m}
 
 say() { printf '[test %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 current=""
