@@ -1,10 +1,13 @@
 package external
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,4 +134,24 @@ func fakeDirTrainer(t *testing.T, dir string, version int, want []records.Record
 		return
 	}
 	t.Errorf("trainer: no batch %d within an hour", version)
+}
+
+// trainCancelledMidWait checks that cancelling ctx ends Train's wait at once. Run in a
+// synctest bubble with a poll interval of an hour: Train must return exactly when the
+// cancel comes, 20ms into the wait, with context.Canceled and no new version.
+func trainCancelledMidWait(t *testing.T, tr *Trainer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := tr.Train(ctx, batch(0, 1))
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "policy 1") {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d != 20*time.Millisecond {
+		t.Errorf("Train returned after %v of fake time, want 20ms (the cancel)", d)
+	}
+	if tr.Version() != 0 {
+		t.Errorf("Version = %d", tr.Version())
+	}
 }
