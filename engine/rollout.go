@@ -55,7 +55,8 @@ type RolloutResult struct {
 // Rollout runs opts. Every terminal record is handed to the records writer the moment
 // it arrives, so an interrupted rollout keeps everything that finished; on ctx's
 // cancellation Rollout stops the episodes in flight (recorded as abandoned), writes
-// the summary of what it has and returns ctx's error.
+// the summary of what it has and returns ctx's error. A run in which every episode was
+// abandoned returns an *ErrNothingFinished naming the commonest cause and its fix.
 func Rollout(ctx context.Context, o RolloutOptions) (RolloutResult, error) {
 	if o.World == nil || len(o.World.Refs) == 0 {
 		return RolloutResult{}, errors.New("rollout: no tasks")
@@ -127,5 +128,9 @@ func Rollout(ctx context.Context, o RolloutOptions) (RolloutResult, error) {
 	closeErr := w.Close()
 	res.Summary = Summarize(run.Records(), o.GroupSize)
 	sumErr := atomicfile.WriteJSON(filepath.Join(o.Out, "summary.json"), res.Summary)
-	return res, errors.Join(runErr, closeErr, sumErr)
+	var noneErr error
+	if runErr == nil {
+		noneErr = nothingFinished(run.Records())
+	}
+	return res, errors.Join(runErr, closeErr, sumErr, noneErr)
 }

@@ -113,8 +113,9 @@ func TestSamplingSentExplicitly(t *testing.T) {
 	}
 	want := map[string]string{
 		"temperature": "1", "top_p": "1", "top_k": "-1", "min_p": "0", "n": "1", "logprobs": "0",
-		"return_tokens_as_token_ids": "true", "return_token_ids": "true", "skip_special_tokens": "true",
-		"include_stop_str_in_output": "false", "stop_token_ids": "[257]", "model": `"` + openaitest.DefaultModel + `"`,
+		"repetition_penalty": "1", "presence_penalty": "0", "frequency_penalty": "0",
+		"return_tokens_as_token_ids": "true", "return_token_ids": "true", "skip_special_tokens": "false",
+		"include_stop_str_in_output": "false", "stop_token_ids": "[257,258]", "model": `"` + openaitest.DefaultModel + `"`,
 	}
 	for _, c := range srv.Calls() {
 		for k, v := range want {
@@ -164,7 +165,7 @@ func TestModelOutputIsNotAnError(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := strings.ReplaceAll(text, "<|im_start|>", "") // specials are skipped in text
+			want := text // skip_special_tokens is false: the text is the ids' text
 			if reply.Text != want || len(reply.Tokens) != len(openaitest.Encode(text))+1 {
 				t.Fatalf("reply = %q, %d tokens; want %q, %d tokens", reply.Text, len(reply.Tokens), want, len(openaitest.Encode(text))+1)
 			}
@@ -266,8 +267,9 @@ func TestAPIKeyAndEndOfTurnLearntOnce(t *testing.T) {
 	if got := srv.Calls()[0].Header.Get("Authorization"); got != "Bearer sk-test" {
 		t.Errorf("Authorization = %q", got)
 	}
-	// One /tokenize for the end-of-turn id, then one per segment.
-	if n := srv.TokenizeCalls(); n != 4 {
-		t.Errorf("%d /tokenize calls, want 4", n)
+	// Once: one /tokenize each for the end-of-turn id, the stop token and the special
+	// tokens (all in one); then one per segment.
+	if n := srv.TokenizeCalls(); n != 6 {
+		t.Errorf("%d /tokenize calls, want 6", n)
 	}
 }

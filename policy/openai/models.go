@@ -2,6 +2,7 @@ package openai
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -27,12 +28,58 @@ func (p *Policy) models(ctx context.Context, b *retryBudget) ([]string, error) {
 	return names, nil
 }
 
-// Load checks that the server serves the model of policy version version
-// (Config.ModelFor). It implements policy.Loader: the weights are published by the
-// trainer, Load only makes sure the next Generate calls will find them. A model that
-// is not listed is a fatal *policy.Error listing what is served.
+// Load checks that the server serves policy version version, so that the next
+// Generate calls sample from it. It implements policy.Loader: the weights are published
+// by the trainer, Load only verifies. On vLLM the model of the version
+// (Config.ModelFor: the base model or a LoRA adapter) must be listed by /v1/models; on
+// SGLang, which does not list adapters there, the weight version it reports
+// (GET /get_weight_version) must be Config.WeightVersion(version), and every /generate
+// answer is checked against it too. A version not served is a fatal *policy.Error
+// saying what is served.
 func (p *Policy) Load(ctx context.Context, version int) error {
-	return p.requireModel(ctx, p.newBudget(), p.cfg.ModelFor(version), fmt.Sprintf("policy version %d", version))
+	b := p.newBudget()
+	info, err := p.server(ctx, b)
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("policy version %d", version)
+	if info.kind != ServerSGLang {
+		return p.requireModel(ctx, b, p.cfg.ModelFor(version), what)
+	}
+	want, ok := p.weightVersion(version)
+	if !ok {
+		return nil
+	}
+	var wv weightVersionResponse
+	if err := p.call(ctx, b, http.MethodGet, "/get_weight_version", p.cfg.Model, nil, &wv); err != nil {
+		return err
+	}
+	if wv.WeightVersion != want {
+		return &policy.Error{Err: fmt.Errorf("openai: %w: %s needs weight version %q, but %s/get_weight_version reports %q (the trainer must update the weights with weight_version %q before it reports the version served)",
+			ErrNotServed, what, want, p.base, wv.WeightVersion, want)}
+	}
+	return nil
+}
+
+// weightVersion is the weight version that serves policy version, and whether it is
+// checked.
+func (p *Policy) weightVersion(version int) (string, bool) {
+	if p.cfg.WeightVersion == nil {
+		return "", false
+	}
+	v := p.cfg.WeightVersion(version)
+	return v, v != ""
+}
+
+type weightVersionResponse struct {
+	WeightVersion string `json:"weight_version"`
+}
+
+func (r *weightVersionResponse) check() *attemptError {
+	if r.WeightVersion == "" {
+		return fatal(errors.New(`answer has no "weight_version"`))
+	}
+	return nil
 }
 
 func (p *Policy) requireModel(ctx context.Context, b *retryBudget, model, what string) error {
@@ -47,21 +94,16 @@ func (p *Policy) requireModel(ctx context.Context, b *retryBudget, model, what s
 		ErrNotServed, what, model, p.base, strings.Join(served, ", "))}
 }
 
-// Check is a preflight for command lines: the server lists Config.Model, /tokenize
-// works, and the template's end-of-turn string is one token (whose id is then
-// cached). Errors are as Generate's.
+// Check is a preflight for command lines: the server lists Config.Model, its kind
+// and version are supported, and the facts every request depends on are learnt and
+// cached: the context length (ContextBudget is clamped to it, or Check fails, see
+// Config.FitContext), the end-of-turn, stop and special token ids. Errors are as
+// Generate's.
 func (p *Policy) Check(ctx context.Context) error {
 	b := p.newBudget()
 	if err := p.requireModel(ctx, b, p.cfg.Model, "Config.Model"); err != nil {
 		return err
 	}
-	ids, err := p.tokenize(ctx, b, "hello")
-	if err != nil {
-		return err
-	}
-	if len(ids) == 0 {
-		return &policy.Error{Err: fmt.Errorf("openai: %s/tokenize turned %q into no tokens", p.base, "hello")}
-	}
-	_, err = p.endOfTurn(ctx, b)
+	_, err := p.server(ctx, b)
 	return err
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/swerl/swerl/messages"
 	"github.com/swerl/swerl/policy"
-	"github.com/swerl/swerl/swe"
 )
 
 var (
@@ -34,8 +33,9 @@ type Policy struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
-	eotLock chan struct{} // held while learning the end-of-turn id
-	eot     atomic.Int64  // end-of-turn id + 1; 0 until learnt
+	infoLock chan struct{}              // held while learning the server's facts
+	info     atomic.Pointer[serverInfo] // nil until learnt
+	ends     endSet                     // ids that end a reply (int32 -> true)
 
 	stats counters
 }
@@ -48,12 +48,12 @@ func New(cfg Config) (*Policy, error) {
 		return nil, err
 	}
 	p := &Policy{
-		cfg:     cfg,
-		base:    base,
-		client:  cfg.HTTPClient,
-		sem:     semaphore.NewWeighted(int64(cfg.MaxConcurrent)),
-		rng:     rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
-		eotLock: make(chan struct{}, 1),
+		cfg:      cfg,
+		base:     base,
+		client:   cfg.HTTPClient,
+		sem:      semaphore.NewWeighted(int64(cfg.MaxConcurrent)),
+		rng:      rand.New(rand.NewPCG(cfg.Seed, 0x5eed)),
+		infoLock: make(chan struct{}, 1),
 	}
 	if p.client == nil {
 		p.client, p.ownClient = defaultClient(cfg.MaxConcurrent), true
@@ -77,7 +77,7 @@ func (p *Policy) CloseIdleConnections() {
 func (p *Policy) Generate(ctx context.Context, req policy.Request) (policy.Reply, error) {
 	p.stats.generates.Add(1)
 	b := p.newBudget()
-	eot, err := p.endOfTurn(ctx, b)
+	info, err := p.server(ctx, b)
 	if err != nil {
 		return policy.Reply{}, err
 	}
@@ -86,51 +86,102 @@ func (p *Policy) Generate(ctx context.Context, req policy.Request) (policy.Reply
 	if err != nil {
 		return policy.Reply{}, err
 	}
-	segment, err := p.tokenize(ctx, b, p.segmentText(req.Task, turns, history, eot))
+	segment, err := p.tokenizeParts(ctx, b, info, p.segmentParts(req.Task, turns, history))
 	if err != nil {
 		return policy.Reply{}, err
 	}
 	prompt := append(history, segment...)
-	budget := p.cfg.ContextBudget
+	budget := info.budget
 	if len(prompt) >= budget {
 		p.stats.overflows.Add(1)
 		return policy.Reply{Prompt: segment, Overflow: true}, nil
 	}
 
-	model := p.cfg.ModelFor(req.Version)
-	creq := completionRequest{
-		Model:                  model,
-		Prompt:                 prompt,
-		MaxTokens:              min(p.cfg.MaxTurnTokens, budget-len(prompt)),
-		Temperature:            p.cfg.Sampling.Temperature,
-		TopP:                   p.cfg.Sampling.TopP,
-		TopK:                   p.cfg.Sampling.TopK,
-		MinP:                   p.cfg.Sampling.MinP,
-		N:                      1,
-		Logprobs:               0,
-		ReturnTokensAsTokenIDs: true,
-		ReturnTokenIDs:         true,
-		SkipSpecialTokens:      true,
-		StopTokenIDs:           []int32{eot},
-		IncludeStopStrInOutput: false,
+	s := sample{
+		model:     p.cfg.ModelFor(req.Version),
+		version:   req.Version,
+		prompt:    prompt,
+		maxTokens: min(p.cfg.MaxTurnTokens, budget-len(prompt)),
+		stops:     info.stops,
 	}
-	if s := p.cfg.Sampling.Seed; s != nil {
-		seed := requestSeed(*s, req)
-		creq.Seed = &seed
+	if sd := p.cfg.Sampling.Seed; sd != nil {
+		seed := requestSeed(*sd, req)
+		s.seed = &seed
 	}
-	var resp completionResponse
-	if err := p.call(ctx, b, http.MethodPost, "/v1/completions", model, creq, &resp); err != nil {
+	var out sampled
+	switch info.kind {
+	case ServerSGLang:
+		out, err = p.generateSGLang(ctx, b, s)
+	default:
+		out, err = p.completeVLLM(ctx, b, s)
+	}
+	if err != nil {
 		return policy.Reply{}, err
+	}
+	if out.finish == "stop" && len(out.tokens) > 0 {
+		// Only a stop id ends a reply with "stop" (no stop strings are sent): the
+		// server's own EOS ids (vLLM adds the generation config's) count from now on.
+		p.ends.Store(out.tokens[len(out.tokens)-1], true)
 	}
 	p.stats.completions.Add(1)
 	p.stats.promptTokens.Add(int64(len(prompt)))
-	p.stats.outputTokens.Add(int64(len(resp.tokens)))
-	reply := policy.Reply{Text: resp.text, Prompt: segment, Tokens: resp.tokens, Logprobs: resp.logprobs}
-	if resp.finish == "length" && len(prompt)+len(resp.tokens) >= budget {
+	p.stats.outputTokens.Add(int64(len(out.tokens)))
+	reply := policy.Reply{Text: out.text, Prompt: segment, Tokens: out.tokens, Logprobs: out.logprobs}
+	if out.finish == "length" && len(prompt)+len(out.tokens) >= budget {
 		reply.Overflow = true
 		p.stats.overflows.Add(1)
 	}
 	return reply, nil
+}
+
+// sample is one sampling request, whatever the server.
+type sample struct {
+	model     string
+	version   int
+	prompt    []int32
+	maxTokens int
+	stops     []int32
+	seed      *int
+}
+
+// sampled is a server's answer: the produced ids (with the stop id when the model
+// ended its turn), their sampling log-probs, the text and why it stopped ("stop" or
+// "length").
+type sampled struct {
+	text     string
+	finish   string
+	tokens   []int32
+	logprobs []float32
+}
+
+// completeVLLM samples through vLLM's POST /v1/completions.
+func (p *Policy) completeVLLM(ctx context.Context, b *retryBudget, s sample) (sampled, error) {
+	sp := p.cfg.Sampling
+	creq := completionRequest{
+		Model:                  s.model,
+		Prompt:                 s.prompt,
+		MaxTokens:              s.maxTokens,
+		Temperature:            sp.Temperature,
+		TopP:                   sp.TopP,
+		TopK:                   sp.TopK,
+		MinP:                   sp.MinP,
+		RepetitionPenalty:      sp.RepetitionPenalty,
+		PresencePenalty:        sp.PresencePenalty,
+		FrequencyPenalty:       sp.FrequencyPenalty,
+		N:                      1,
+		Logprobs:               0,
+		ReturnTokensAsTokenIDs: true,
+		ReturnTokenIDs:         true,
+		SkipSpecialTokens:      false,
+		StopTokenIDs:           s.stops,
+		IncludeStopStrInOutput: false,
+		Seed:                   s.seed,
+	}
+	var resp completionResponse
+	if err := p.call(ctx, b, http.MethodPost, "/v1/completions", s.model, creq, &resp); err != nil {
+		return sampled{}, err
+	}
+	return sampled{text: resp.text, finish: resp.finish, tokens: resp.tokens, logprobs: resp.logprobs}, nil
 }
 
 // pastContext is the context the model has seen: every turn's prompt tokens, then its
@@ -154,21 +205,6 @@ func pastContext(turns []messages.Turn) ([]int32, error) {
 	return history, nil
 }
 
-// segmentText is the text that goes between the context and the new reply: the system
-// and first user messages on the first turn; later, the end of the last reply (if the
-// model did not write its end-of-turn token), the separator and the last observation.
-func (p *Policy) segmentText(task messages.TaskRef, turns []messages.Turn, history []int32, eot int32) string {
-	t := p.cfg.Template
-	if len(turns) == 0 {
-		return t.system(p.cfg.SystemPrompt) + t.user(swe.FirstMessage(task)) + t.AssistantStart
-	}
-	var s string
-	if history[len(history)-1] != eot {
-		s = t.EndOfTurn
-	}
-	return s + t.Separator + t.user(turns[len(turns)-1].Observation) + t.AssistantStart
-}
-
 // tokenize asks the server for text's token ids, without special tokens added.
 func (p *Policy) tokenize(ctx context.Context, b *retryBudget, text string) ([]int32, error) {
 	var resp tokenizeResponse
@@ -177,33 +213,6 @@ func (p *Policy) tokenize(ctx context.Context, b *retryBudget, text string) ([]i
 		return nil, err
 	}
 	return resp.Tokens, nil
-}
-
-// endOfTurn returns the end-of-turn token id, learning it on first use.
-func (p *Policy) endOfTurn(ctx context.Context, b *retryBudget) (int32, error) {
-	if v := p.eot.Load(); v != 0 {
-		return int32(v - 1), nil
-	}
-	select {
-	case p.eotLock <- struct{}{}:
-	case <-ctx.Done():
-		return 0, contextError(ctx, http.MethodPost, p.base+"/tokenize", nil)
-	}
-	defer func() { <-p.eotLock }()
-	if v := p.eot.Load(); v != 0 {
-		return int32(v - 1), nil
-	}
-	ids, err := p.tokenize(ctx, b, p.cfg.Template.EndOfTurn)
-	if err != nil {
-		return 0, err
-	}
-	if len(ids) != 1 {
-		return 0, &policy.Error{Err: fmt.Errorf(
-			"openai: the end-of-turn string %q is %d tokens %v for model %q at %s/tokenize; it must be exactly one token (check Config.Template.EndOfTurn against the model's chat template)",
-			p.cfg.Template.EndOfTurn, len(ids), ids, p.cfg.Model, p.base)}
-	}
-	p.eot.Store(int64(ids[0]) + 1)
-	return ids[0], nil
 }
 
 // requestSeed derives a request's seed from the configured one and the request's

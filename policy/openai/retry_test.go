@@ -104,7 +104,9 @@ func TestRetryAfterSecondsHonoured(t *testing.T) {
 	if got := sl.all(); !slices.Equal(got, []time.Duration{time.Second}) {
 		t.Fatalf("waits = %v, want [1s] (Retry-After)", got)
 	}
-	if st := p.Stats(); st.Status429 != 1 || st.Status4xx != 1 || st.Status2xx != 3 {
+	// 2xx: /version, /v1/models, 3 /tokenize (end of turn, stop, specials), the
+	// segment's /tokenize and the completion.
+	if st := p.Stats(); st.Status429 != 1 || st.Status4xx != 1 || st.Status2xx != 7 {
 		t.Fatalf("stats = %+v", st)
 	}
 }

@@ -35,6 +35,9 @@ type completionRequest struct {
 	TopP                   float64 `json:"top_p"`
 	TopK                   int     `json:"top_k"`
 	MinP                   float64 `json:"min_p"`
+	RepetitionPenalty      float64 `json:"repetition_penalty"`
+	PresencePenalty        float64 `json:"presence_penalty"`
+	FrequencyPenalty       float64 `json:"frequency_penalty"`
 	N                      int     `json:"n"`
 	Stream                 bool    `json:"stream"`
 	Logprobs               int     `json:"logprobs"`

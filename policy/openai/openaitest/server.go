@@ -23,14 +23,24 @@ const MaxModelLen = 1 << 20
 // Handler answers one /v1/completions call. It may be called concurrently.
 type Handler func(c Call) Response
 
-// Call is one recorded /v1/completions request.
+// Call is one recorded completion request (/v1/completions, or SGLang's /generate).
 type Call struct {
 	N       int         // 1-based number of the call, in order of arrival
+	Path    string      // the endpoint called
 	Prompt  []int32     // the prompt token ids
 	Text    string      // the prompt decoded (specials as their strings)
-	Request Request     // the decoded JSON body
+	Request Request     // the decoded JSON body (for /generate: its sampling_params)
 	Header  http.Header // the request's headers
 	At      time.Time   // when the request arrived
+
+	// Sampler is the sampler the reply is sampled with: the request's fields, the
+	// model's defaults for those it left out (Options.Defaults), neutral otherwise.
+	Sampler map[string]float64
+	// Output is the ids produced, and Sampled their log-probs under Sampler (what the
+	// stub sampled with; the answer reports these, or the raw ones, see
+	// Options.ProcessedLogprobs). Both are nil until the answer is sent.
+	Output  []int32
+	Sampled []float64
 }
 
 // Request is the JSON body of a completion request as the stub decodes it. Pointer
@@ -42,6 +52,9 @@ type Request struct {
 	TopP                   *float64 `json:"top_p"`
 	TopK                   *int     `json:"top_k"`
 	MinP                   *float64 `json:"min_p"`
+	RepetitionPenalty      *float64 `json:"repetition_penalty"`
+	PresencePenalty        *float64 `json:"presence_penalty"`
+	FrequencyPenalty       *float64 `json:"frequency_penalty"`
 	N                      *int     `json:"n"`
 	Logprobs               *int     `json:"logprobs"`
 	Seed                   *int64   `json:"seed"`
@@ -50,6 +63,8 @@ type Request struct {
 	ReturnTokensAsTokenIDs bool     `json:"return_tokens_as_token_ids"`
 	SkipSpecialTokens      *bool    `json:"skip_special_tokens"`
 	IncludeStopStrInOutput *bool    `json:"include_stop_str_in_output"`
+	MaxNewTokens           *int     `json:"max_new_tokens"` // SGLang's max_tokens
+	NoStopTrim             bool     `json:"no_stop_trim"`
 
 	Fields map[string]json.RawMessage `json:"-"`
 }
@@ -66,6 +81,9 @@ type Response struct {
 	NoLogprobs bool          // answer "logprobs": null
 	NoTokenIDs bool          // leave out choices[0].token_ids (ids only in logprobs.tokens)
 	Finish     string        // finish_reason override
+	// End is the id that ends the reply (0 means ImEnd); the reply stops there when
+	// it is a stop id of the request or an EOS id of the model.
+	End int32
 }
 
 // Chat is a normal reply with text.
@@ -85,11 +103,12 @@ func Script(responses ...Response) Handler {
 // TokenLogprob is the log-prob the stub reports for the i-th produced token (0-based).
 func TokenLogprob(i int) float64 { return -0.01*float64(i%7) - 0.001 }
 
-// Server is an OpenAI-compatible stub (the subset of vLLM that policy/openai uses) on
-// 127.0.0.1, or in memory: /tokenize, /detokenize, /v1/models and /v1/completions.
+// Server is a stub of a vLLM or SGLang server (see Kind: the subset policy/openai
+// uses, as their sources show it) on 127.0.0.1, or in memory.
 type Server struct {
 	// URL is the base URL, without /v1.
-	URL string
+	URL  string
+	opts Options
 
 	srv     *httptest.Server // nil for NewInMemory
 	mux     http.Handler
@@ -99,6 +118,7 @@ type Server struct {
 
 	mu            sync.Mutex
 	models        []string
+	weightVersion string
 	calls         []Call
 	tokenizeCalls int
 	inFlight      int
@@ -109,7 +129,13 @@ type Server struct {
 // It is closed when the test ends.
 func NewServer(t testing.TB, h Handler) *Server {
 	t.Helper()
-	s := newStub(h)
+	return NewServerWith(t, h, Options{})
+}
+
+// NewServerWith is NewServer for a server shaped by o.
+func NewServerWith(t testing.TB, h Handler, o Options) *Server {
+	t.Helper()
+	s := newStub(h, o)
 	s.srv = httptest.NewServer(s.mux)
 	s.URL = s.srv.URL
 	t.Cleanup(s.Close)
@@ -126,22 +152,54 @@ const InMemoryURL = "http://openaitest.invalid"
 // context ends. It is closed when the test ends.
 func NewInMemory(t testing.TB, h Handler) *Server {
 	t.Helper()
-	s := newStub(h)
+	return NewInMemoryWith(t, h, Options{})
+}
+
+// NewInMemoryWith is NewInMemory for a server shaped by o.
+func NewInMemoryWith(t testing.TB, h Handler, o Options) *Server {
+	t.Helper()
+	s := newStub(h, o)
 	s.URL = InMemoryURL
 	t.Cleanup(s.Close)
 	return s
 }
 
-func newStub(h Handler) *Server {
+func newStub(h Handler, o Options) *Server {
 	if h == nil {
 		h = func(Call) Response { return Chat("```command\necho stub\n```") }
 	}
-	s := &Server{handler: h, models: []string{DefaultModel}, closing: make(chan struct{})}
+	if o.Kind == "" {
+		o.Kind = VLLM
+	}
+	if o.Version == "" {
+		o.Version = map[Kind]string{VLLM: VLLMVersion, SGLang: SGLangVersion}[o.Kind]
+	}
+	if o.MaxModelLen == 0 {
+		o.MaxModelLen = MaxModelLen
+	}
+	if o.WeightVersion == "" {
+		o.WeightVersion = "default"
+	}
+	s := &Server{handler: h, opts: o, models: []string{DefaultModel}, weightVersion: o.WeightVersion, closing: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /tokenize", s.tokenize)
 	mux.HandleFunc("POST /detokenize", s.detokenize)
 	mux.HandleFunc("GET /v1/models", s.listModels)
 	mux.HandleFunc("POST /v1/completions", s.complete)
+	switch o.Kind {
+	case VLLM:
+		mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"version": o.Version})
+		})
+	case SGLang:
+		mux.HandleFunc("GET /get_server_info", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"version": o.Version, "context_length": o.MaxModelLen, "model_path": DefaultModel})
+		})
+		mux.HandleFunc("GET /get_weight_version", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"weight_version": s.WeightVersion()})
+		})
+		mux.HandleFunc("POST /generate", s.complete)
+	}
 	s.mux = s.count(mux)
 	return s
 }
@@ -210,6 +268,21 @@ func (m inMemory) RoundTrip(req *http.Request) (resp *http.Response, err error) 
 	resp = w.Result()
 	resp.Request = req
 	return resp, nil
+}
+
+// SetWeightVersion sets the weight version an SGLang stub reports, as a trainer's
+// /update_weights_from_disk with weight_version does.
+func (s *Server) SetWeightVersion(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.weightVersion = v
+}
+
+// WeightVersion is the weight version an SGLang stub reports.
+func (s *Server) WeightVersion() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.weightVersion
 }
 
 // SetModels replaces the list of served models.
@@ -297,7 +370,7 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {
 	}
 	ids := Encode(req.Prompt)
 	writeJSON(w, http.StatusOK, map[string]any{
-		"count": len(ids), "max_model_len": MaxModelLen, "tokens": ids, "token_strs": nil,
+		"count": len(ids), "max_model_len": s.opts.MaxModelLen, "tokens": ids, "token_strs": nil,
 	})
 }
 
@@ -319,30 +392,69 @@ func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listModels(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
-	data := make([]map[string]any, len(s.models))
-	for i, m := range s.models {
-		data[i] = map[string]any{"id": m, "object": "model", "owned_by": "openaitest", "max_model_len": MaxModelLen}
+	models := s.models
+	if s.opts.Kind == SGLang {
+		models = models[:min(len(models), 1)] // SGLang lists the base model only, not LoRA adapters
+	}
+	data := make([]map[string]any, len(models))
+	for i, m := range models {
+		data[i] = map[string]any{"id": m, "object": "model", "owned_by": string(s.opts.Kind), "max_model_len": s.opts.MaxModelLen}
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
 
-// decodeRequest reads a completion body: the typed fields, every field raw, and the
-// prompt (a list of ids or a string).
-func decodeRequest(body []byte) (Request, []int32, error) {
+// decodeRequest reads a completion body: the typed fields, every sampling field raw,
+// and the prompt (a list of ids or a string). For SGLang's /generate the sampling
+// fields are those of sampling_params, the prompt is input_ids (or text) and the
+// model is the lora_path, if any.
+func decodeRequest(path string, body []byte) (Request, []int32, error) {
 	var req Request
-	if err := json.Unmarshal(body, &req); err != nil {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
 		return req, nil, err
 	}
-	if err := json.Unmarshal(body, &req.Fields); err != nil {
+	promptField := "prompt"
+	fields := body
+	if path == "/generate" {
+		promptField = "input_ids"
+		if _, ok := top["input_ids"]; !ok {
+			promptField = "text"
+		}
+		fields = top["sampling_params"]
+		if fields == nil {
+			fields = []byte("{}")
+		}
+	}
+	if err := json.Unmarshal(fields, &req); err != nil {
 		return req, nil, err
 	}
-	raw := req.Fields["prompt"]
+	if err := json.Unmarshal(fields, &req.Fields); err != nil {
+		return req, nil, err
+	}
+	if path == "/generate" {
+		req.Model = DefaultModel
+		var lora string
+		if raw, ok := top["lora_path"]; ok && json.Unmarshal(raw, &lora) == nil && lora != "" {
+			req.Model = lora
+		}
+		req.MaxTokens = req.MaxNewTokens
+		if req.MaxTokens == nil {
+			n := 128 // SGLang's default max_new_tokens
+			req.MaxTokens = &n
+		}
+		var b bool
+		if raw, ok := top["return_logprob"]; ok && json.Unmarshal(raw, &b) == nil && b {
+			zero := 0
+			req.Logprobs = &zero
+		}
+	}
+	raw := top[promptField]
 	var ids []int32
 	if err := json.Unmarshal(raw, &ids); err != nil {
 		var text string
 		if err2 := json.Unmarshal(raw, &text); err2 != nil {
-			return req, nil, fmt.Errorf("prompt is neither a list of token ids nor a string: %v", err)
+			return req, nil, fmt.Errorf("%s is neither a list of token ids nor a string: %v", promptField, err)
 		}
 		ids = Encode(text)
 	}
@@ -354,17 +466,23 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	req, prompt, err := decodeRequest(body)
+	path := r.URL.Path
+	req, prompt, err := decodeRequest(path, body)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid request: "+err.Error())
 		return
 	}
 	s.mu.Lock()
-	c := Call{N: len(s.calls) + 1, Prompt: prompt, Text: Decode(prompt), Request: req, Header: r.Header.Clone(), At: time.Now()}
+	c := Call{N: len(s.calls) + 1, Path: path, Prompt: prompt, Text: Decode(prompt), Request: req, Header: r.Header.Clone(), At: time.Now(),
+		Sampler: sampler(s.opts.Defaults, req.Fields)}
 	s.calls = append(s.calls, c)
 	s.mu.Unlock()
 	if !s.served(req.Model) {
 		notServed(w, req.Model)
+		return
+	}
+	if msg := s.tooLong(len(prompt), req); msg != "" {
+		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
 	resp := s.handler(c)
@@ -408,46 +526,120 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, "stub answered "+strconv.Itoa(status))
 		return
 	}
-	writeJSON(w, http.StatusOK, completion(c, req, prompt, resp))
+	out := s.produce(c, req, prompt, resp)
+	s.mu.Lock()
+	s.calls[c.N-1].Output, s.calls[c.N-1].Sampled = out.ids, out.sampled
+	s.mu.Unlock()
+	if path == "/generate" {
+		writeJSON(w, http.StatusOK, s.generateAnswer(c, req, prompt, resp, out))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.completion(c, req, prompt, resp, out))
 }
 
-// completion builds a vLLM-like answer: the text's ids cut to max_tokens (finish
-// "length"), or followed by the end-of-turn id (finish "stop", left out of the text).
-func completion(c Call, req Request, prompt []int32, resp Response) map[string]any {
+// tooLong is the server's refusal of a request longer than the model's context, or "".
+// vLLM refuses prompt + max_tokens > max_model_len (serving_engine.py,
+// _validate_input); SGLang refuses prompt + max_new_tokens >= context_len
+// (tokenizer_manager.py, _validate_one_request).
+func (s *Server) tooLong(prompt int, req Request) string {
+	maxTokens := 0
+	if req.MaxTokens != nil {
+		maxTokens = *req.MaxTokens
+	}
+	limit := s.opts.MaxModelLen
+	if s.opts.Kind == SGLang {
+		if prompt+maxTokens >= limit {
+			return fmt.Sprintf("Requested token count exceeds the model's maximum context length of %d tokens. You requested a total of %d tokens: %d tokens from the input messages and %d tokens for the completion. Please reduce the number of tokens in the input messages or the completion to fit within the limit.",
+				limit, prompt+maxTokens, prompt, maxTokens)
+		}
+		return ""
+	}
+	if prompt+maxTokens > limit {
+		return fmt.Sprintf("This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the messages, %d in the completion). Please reduce the length of the messages or completion.",
+			limit, prompt+maxTokens, prompt, maxTokens)
+	}
+	return ""
+}
+
+// output is what the stub produced for a call.
+type output struct {
+	ids      []int32
+	sampled  []float64 // log-probs under the call's sampler
+	reported []float64 // the log-probs the answer reports
+	finish   string
+	matched  int32 // the stop id, when finish is "stop"
+	stopID   bool  // the stop id was one of the request's stop ids (not a model EOS)
+}
+
+// produce is the reply: the text's ids cut to max_tokens (finish "length"), or
+// followed by the end id (finish "stop").
+func (s *Server) produce(c Call, req Request, prompt []int32, resp Response) output {
 	ids := Encode(resp.Text)
 	maxTokens := 16 // the OpenAI default
 	if req.MaxTokens != nil {
 		maxTokens = *req.MaxTokens
 	}
-	finish := "stop"
-	var stopReason any
+	end := resp.End
+	if end == 0 {
+		end = ImEnd
+	}
+	o := output{finish: "stop"}
 	if len(ids) >= maxTokens {
-		ids, finish = ids[:max(maxTokens, 0)], "length"
+		ids, o.finish = ids[:max(maxTokens, 0)], "length"
 	} else {
-		ids = append(ids, ImEnd)
-		stopReason = ImEnd
+		ids = append(ids, end)
+		o.matched, o.stopID = end, slices.Contains(req.StopTokenIDs, end)
 	}
 	if resp.Finish != "" {
-		finish = resp.Finish
+		o.finish = resp.Finish
 	}
-	text := decode(ids, req.SkipSpecialTokens == nil || *req.SkipSpecialTokens)
-	choice := map[string]any{"index": 0, "text": text, "finish_reason": finish, "stop_reason": stopReason}
+	o.ids = ids
+	ctx := slices.Clone(prompt)
+	for i, id := range ids {
+		raw := TokenLogprob(i)
+		lp := SamplingLogprob(i, id, ctx, c.Sampler)
+		o.sampled = append(o.sampled, lp)
+		if s.opts.ProcessedLogprobs {
+			o.reported = append(o.reported, lp)
+		} else {
+			o.reported = append(o.reported, raw)
+		}
+		ctx = append(ctx, id)
+	}
+	return o
+}
+
+// completion builds a /v1/completions answer. The stop id is left out of the text.
+func (s *Server) completion(c Call, req Request, prompt []int32, resp Response, o output) map[string]any {
+	ids := o.ids
+	skip := req.SkipSpecialTokens == nil || *req.SkipSpecialTokens // both servers default to true
+	textIDs := ids
+	if o.finish == "stop" && len(ids) > 0 {
+		textIDs = ids[:len(ids)-1]
+	}
+	var stopReason any
+	if o.finish == "stop" && o.stopID {
+		stopReason = o.matched
+	}
+	choice := map[string]any{"index": 0, "text": decode(textIDs, skip), "finish_reason": o.finish, "stop_reason": stopReason}
 	if resp.NoLogprobs {
 		choice["logprobs"] = nil
 	} else {
-		lps := make([]float64, len(ids))
 		toks := make([]string, len(ids))
 		offsets := make([]int, len(ids))
 		var off int
 		for i, id := range ids {
-			lps[i] = TokenLogprob(i)
-			toks[i] = fmt.Sprintf("token_id:%d", id)
+			if s.opts.Kind == VLLM && req.ReturnTokensAsTokenIDs {
+				toks[i] = fmt.Sprintf("token_id:%d", id)
+			} else {
+				toks[i] = decode([]int32{id}, false) // SGLang: the token's text, whatever was asked
+			}
 			offsets[i] = off
 			off += len(decode([]int32{id}, true))
 		}
-		choice["logprobs"] = map[string]any{"text_offset": offsets, "token_logprobs": lps, "tokens": toks, "top_logprobs": nil}
+		choice["logprobs"] = map[string]any{"text_offset": offsets, "token_logprobs": o.reported, "tokens": toks, "top_logprobs": nil}
 	}
-	if req.ReturnTokenIDs && !resp.NoTokenIDs {
+	if s.opts.Kind == VLLM && req.ReturnTokenIDs && !resp.NoTokenIDs {
 		choice["token_ids"] = ids
 		choice["prompt_token_ids"] = prompt
 	}
@@ -456,4 +648,45 @@ func completion(c Call, req Request, prompt []int32, resp Response) map[string]a
 		"choices": []any{choice},
 		"usage":   map[string]int{"prompt_tokens": len(prompt), "completion_tokens": len(ids), "total_tokens": len(prompt) + len(ids)},
 	}
+}
+
+// generateAnswer builds an SGLang /generate answer: output_ids hold the stop id only
+// with no_stop_trim (the text never does); the log-probs are per produced id.
+func (s *Server) generateAnswer(c Call, req Request, prompt []int32, resp Response, o output) map[string]any {
+	ids := o.ids
+	lps := o.reported
+	textIDs := ids
+	if o.finish == "stop" && len(ids) > 0 {
+		textIDs = ids[:len(ids)-1]
+		if !req.NoStopTrim {
+			ids, lps = textIDs, lps[:len(textIDs)]
+		}
+	}
+	skip := req.SkipSpecialTokens == nil || *req.SkipSpecialTokens
+	var finish any
+	switch o.finish {
+	case "stop":
+		finish = map[string]any{"type": "stop", "matched": o.matched}
+	case "length":
+		finish = map[string]any{"type": "length", "length": len(ids)}
+	default:
+		finish = map[string]any{"type": o.finish}
+	}
+	meta := map[string]any{
+		"id": fmt.Sprintf("gen-%d", c.N), "finish_reason": finish,
+		"prompt_tokens": len(prompt), "completion_tokens": len(o.ids), "cached_tokens": 0,
+		"weight_version": s.WeightVersion(),
+	}
+	if req.Logprobs != nil && !resp.NoLogprobs {
+		entries := make([][]any, len(ids))
+		for i, id := range ids {
+			entries[i] = []any{lps[i], id, nil}
+		}
+		meta["output_token_logprobs"] = entries
+	}
+	ans := map[string]any{"text": decode(textIDs, skip), "meta_info": meta}
+	if !resp.NoTokenIDs {
+		ans["output_ids"] = ids
+	}
+	return ans
 }
