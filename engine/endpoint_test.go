@@ -86,20 +86,38 @@ type stubRun struct {
 	elapsed time.Duration
 }
 
-func runAgainstStub(t *testing.T, h openaitest.Handler, tweak func(*openai.Config), onServer func(*openaitest.Server)) stubRun {
+// stubServers are the servers the endpoint tests run against: the stub's faithful
+// modes, vLLM with Qwen2.5-Instruct's generation config (sampling defaults and a
+// second EOS id) and SGLang.
+var stubServers = []struct {
+	name string
+	opts openaitest.Options
+}{
+	{"vllm", openaitest.Options{Kind: openaitest.VLLM, Defaults: openaitest.QwenDefaults, EOS: openaitest.QwenEOS}},
+	{"sglang", openaitest.Options{Kind: openaitest.SGLang, Defaults: openaitest.QwenDefaults, EOS: openaitest.QwenEOS}},
+}
+
+// inEachServer runs test against each of stubServers.
+func inEachServer(t *testing.T, test func(*testing.T, openaitest.Options)) {
+	for _, s := range stubServers {
+		t.Run(s.name, func(t *testing.T) { test(t, s.opts) })
+	}
+}
+
+func runAgainstStub(t *testing.T, o openaitest.Options, h openaitest.Handler, tweak func(*openai.Config), onServer func(*openaitest.Server)) stubRun {
 	t.Helper()
-	return runStub(t, openaitest.NewServer(t, h), tweak, onServer)
+	return runStub(t, openaitest.NewServerWith(t, h, o), tweak, onServer)
 }
 
 // runAgainstStubInBubble is runAgainstStub in a testing/synctest bubble, with the stub
 // in memory: every timeout, delay, Retry-After and backoff is fake time, so tests
 // about time get the same verdict on a fast machine and a loaded one, and the
 // elapsed time they check is exact.
-func runAgainstStubInBubble(t *testing.T, h openaitest.Handler, tweak func(*openai.Config), onServer func(*openaitest.Server)) stubRun {
+func runAgainstStubInBubble(t *testing.T, o openaitest.Options, h openaitest.Handler, tweak func(*openai.Config), onServer func(*openaitest.Server)) stubRun {
 	t.Helper()
 	var r stubRun
 	synctest.Test(t, func(t *testing.T) {
-		r = runStub(t, openaitest.NewInMemory(t, h), tweak, onServer)
+		r = runStub(t, openaitest.NewInMemoryWith(t, h, o), tweak, onServer)
 		time.Sleep(time.Second) // Proto.Actor's dead-letter throttle
 	})
 	return r
@@ -212,8 +230,10 @@ func everyNth(n int, fault openaitest.Response) openaitest.Handler {
 	}
 }
 
-func TestEndpointHealthy(t *testing.T) {
-	r := runAgainstStub(t, func(c openaitest.Call) openaitest.Response { return openaitest.Response{Text: stubAgent(c)} }, nil, nil)
+func TestEndpointHealthy(t *testing.T) { inEachServer(t, testEndpointHealthy) }
+
+func testEndpointHealthy(t *testing.T, o openaitest.Options) {
+	r := runAgainstStub(t, o, func(c openaitest.Call) openaitest.Response { return openaitest.Response{Text: stubAgent(c)} }, nil, nil)
 	checkNothingLost(t, r)
 	all := r.res.Records()
 	if n := count(all, finished); n != len(all) {
@@ -229,7 +249,9 @@ func TestEndpointHealthy(t *testing.T) {
 	}
 }
 
-func TestEndpointMalformedReplies(t *testing.T) {
+func TestEndpointMalformedReplies(t *testing.T) { inEachServer(t, testEndpointMalformedReplies) }
+
+func testEndpointMalformedReplies(t *testing.T, o openaitest.Options) {
 	// Turn 1 of every conversation is garbage of one kind per task: two command
 	// blocks, no block, binary noise. That is the model's output: a format error turn,
 	// not an infrastructure failure.
@@ -244,7 +266,7 @@ func TestEndpointMalformedReplies(t *testing.T) {
 		}
 		return openaitest.Response{Text: stubAgent(c)}
 	}
-	r := runAgainstStub(t, h, nil, nil)
+	r := runAgainstStub(t, o, h, nil, nil)
 	checkNothingLost(t, r)
 	all := r.res.Records()
 	if n := count(all, finished); n != len(all) {
@@ -261,13 +283,15 @@ func TestEndpointMalformedReplies(t *testing.T) {
 	}
 }
 
-func TestEndpointMissingLogprobs(t *testing.T) {
+func TestEndpointMissingLogprobs(t *testing.T) { inEachServer(t, testEndpointMissingLogprobs) }
+
+func testEndpointMissingLogprobs(t *testing.T, o openaitest.Options) {
 	// A server that returns no log-probs (for task 0) cannot feed RL: those episodes
 	// are abandoned with a cause that says so, the others finish.
 	h := func(c openaitest.Call) openaitest.Response {
 		return openaitest.Response{Text: stubAgent(c), NoLogprobs: stubTaskIndex(c) == 0}
 	}
-	r := runAgainstStub(t, h, nil, nil)
+	r := runAgainstStub(t, o, h, nil, nil)
 	checkNothingLost(t, r)
 	for _, rec := range r.res.Records() {
 		task0 := rec.Task.ID == "task-000"
@@ -281,7 +305,11 @@ func TestEndpointMissingLogprobs(t *testing.T) {
 }
 
 func TestEndpointServerErrorsAreRetried(t *testing.T) {
-	r := runAgainstStub(t, everyNth(3, openaitest.Response{Status: http.StatusInternalServerError, Body: "upstream crashed"}), nil, nil)
+	inEachServer(t, testEndpointServerErrorsAreRetried)
+}
+
+func testEndpointServerErrorsAreRetried(t *testing.T, o openaitest.Options) {
+	r := runAgainstStub(t, o, everyNth(3, openaitest.Response{Status: http.StatusInternalServerError, Body: "upstream crashed"}), nil, nil)
 	checkNothingLost(t, r)
 	if n := count(r.res.Records(), finished); n != stubTasks*stubGroup {
 		t.Fatalf("%d finished, want all: a 500 is retried", n)
@@ -292,8 +320,12 @@ func TestEndpointServerErrorsAreRetried(t *testing.T) {
 }
 
 func TestEndpointRateLimitHonoursRetryAfter(t *testing.T) {
+	inEachServer(t, testEndpointRateLimitHonoursRetryAfter)
+}
+
+func testEndpointRateLimitHonoursRetryAfter(t *testing.T, o openaitest.Options) {
 	h := everyNth(5, openaitest.Response{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"1"}}})
-	r := runAgainstStubInBubble(t, h, func(c *openai.Config) { c.BackoffMax = 5 * time.Second }, nil)
+	r := runAgainstStubInBubble(t, o, h, func(c *openai.Config) { c.BackoffMax = 5 * time.Second }, nil)
 	checkNothingLost(t, r)
 	if n := count(r.res.Records(), finished); n != stubTasks*stubGroup {
 		t.Fatalf("%d finished, want all: a 429 is retried", n)
@@ -303,9 +335,11 @@ func TestEndpointRateLimitHonoursRetryAfter(t *testing.T) {
 	}
 }
 
-func TestEndpointSlowRepliesTimeOut(t *testing.T) {
+func TestEndpointSlowRepliesTimeOut(t *testing.T) { inEachServer(t, testEndpointSlowRepliesTimeOut) }
+
+func testEndpointSlowRepliesTimeOut(t *testing.T, o openaitest.Options) {
 	h := everyNth(4, openaitest.Response{Text: "too late", Delay: 5 * time.Second})
-	r := runAgainstStubInBubble(t, h, func(c *openai.Config) { c.RequestTimeout = 200 * time.Millisecond }, nil)
+	r := runAgainstStubInBubble(t, o, h, func(c *openai.Config) { c.RequestTimeout = 200 * time.Millisecond }, nil)
 	checkNothingLost(t, r)
 	if n := count(r.res.Records(), finished); n != stubTasks*stubGroup {
 		t.Fatalf("%d finished, want all: a timed-out request is retried", n)
@@ -316,7 +350,11 @@ func TestEndpointSlowRepliesTimeOut(t *testing.T) {
 }
 
 func TestEndpointClosedConnectionsAreRetried(t *testing.T) {
-	r := runAgainstStub(t, everyNth(3, openaitest.Response{CloseConn: true}), nil, nil)
+	inEachServer(t, testEndpointClosedConnectionsAreRetried)
+}
+
+func testEndpointClosedConnectionsAreRetried(t *testing.T, o openaitest.Options) {
+	r := runAgainstStub(t, o, everyNth(3, openaitest.Response{CloseConn: true}), nil, nil)
 	checkNothingLost(t, r)
 	if n := count(r.res.Records(), finished); n != stubTasks*stubGroup {
 		t.Fatalf("%d finished, want all: a dropped connection is retried", n)
@@ -324,6 +362,10 @@ func TestEndpointClosedConnectionsAreRetried(t *testing.T) {
 }
 
 func TestEndpointDisappearsMidIteration(t *testing.T) {
+	inEachServer(t, testEndpointDisappearsMidIteration)
+}
+
+func testEndpointDisappearsMidIteration(t *testing.T, o openaitest.Options) {
 	// After 15 completions the server is gone for good: episodes in flight use up their
 	// retries and are abandoned (generate), nothing hangs, nothing is lost.
 	var srv *openaitest.Server
@@ -335,7 +377,7 @@ func TestEndpointDisappearsMidIteration(t *testing.T) {
 		}
 		return openaitest.Response{Text: stubAgent(c)}
 	}
-	r := runAgainstStubInBubble(t, h, nil, func(s *openaitest.Server) { srv = s })
+	r := runAgainstStubInBubble(t, o, h, nil, func(s *openaitest.Server) { srv = s })
 	// The barrier cannot have the next policy served by a server that is gone: the run
 	// fails there, with every record of the iteration kept.
 	if r.err == nil || !strings.Contains(r.err.Error(), "could not load policy version 1") {
@@ -358,13 +400,15 @@ func TestEndpointDisappearsMidIteration(t *testing.T) {
 	}
 }
 
-func TestEndpointContextOverflow(t *testing.T) {
+func TestEndpointContextOverflow(t *testing.T) { inEachServer(t, testEndpointContextOverflow) }
+
+func testEndpointContextOverflow(t *testing.T, o openaitest.Options) {
 	// A budget a little over the opening prompt: every episode overflows after a turn
 	// or two, is graded, and keeps its tokens up to the budget; none is truncated
 	// silently or lost.
 	opening := len(openaitest.Encode(swe.SystemPrompt)) + len(openaitest.Encode(swe.FirstMessage(messages.TaskRef{Statement: "The issue of task-000: the bug."})))
 	budget := opening + 120
-	r := runAgainstStub(t, func(c openaitest.Call) openaitest.Response { return openaitest.Response{Text: stubAgent(c)} },
+	r := runAgainstStub(t, o, func(c openaitest.Call) openaitest.Response { return openaitest.Response{Text: stubAgent(c)} },
 		func(c *openai.Config) { c.ContextBudget = budget }, nil)
 	checkNothingLost(t, r)
 	all := r.res.Records()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,12 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	topP := fs.Float64("top-p", 1, "top_p (PAPER.md: 1, no truncation)")
 	topK := fs.Int("top-k", -1, "top_k (PAPER.md: -1, no truncation)")
 	minP := fs.Float64("min-p", 0, "min_p (PAPER.md: 0, no truncation)")
+	repPenalty := fs.Float64("repetition-penalty", 1, "repetition_penalty (1: off; sent always, so the model's generation_config.json default never applies)")
+	presPenalty := fs.Float64("presence-penalty", 0, "presence_penalty (0: off)")
+	freqPenalty := fs.Float64("frequency-penalty", 0, "frequency_penalty (0: off)")
+	processed := fs.Bool("logprobs-processed", false, "the server returns processed log-probs (vLLM --logprobs-mode processed_logprobs); needed for any sampler but the neutral one")
+	server := fs.String("server", "auto", "server kind: auto (detect), vllm or sglang")
+	fit := fs.String("fit-context", "clamp", "when --context exceeds the server's max_model_len: clamp (lower it) or refuse")
 	conc := fs.Int("concurrency", 32, "episodes (sandboxes) at once; 0: all")
 	requests := fs.Int("max-requests", 64, "generate requests in flight at once")
 	graders := fs.Int("graders", 8, "grading runs at once")
@@ -73,8 +80,9 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *learner != "" && *g < 2 {
 		return errors.New("rollout: training needs -n >= 2 (group-normalised advantages)")
 	}
-	if *temperature != 1 || *topP != 1 || *topK != -1 || *minP != 0 {
-		fmt.Fprintln(stderr, "warning: sampling is truncated or rescaled; PAPER.md: anything but temperature 1 with every filter off biases the importance ratio of RL")
+	kind := openai.ServerKind(*server)
+	if *server == "auto" {
+		kind = openai.ServerAuto
 	}
 
 	tasks, snaps, loadErr := engine.LoadTaskFile(*taskFile)
@@ -100,8 +108,10 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		trainer = ext
 	}
-	pcfg := openai.Config{Endpoint: *endpoint, Model: *model, APIKey: *apiKey,
-		Sampling:      openai.Sampling{Temperature: *temperature, TopP: *topP, TopK: *topK, MinP: *minP},
+	pcfg := openai.Config{Endpoint: *endpoint, Model: *model, APIKey: *apiKey, Server: kind,
+		Sampling: openai.Sampling{Temperature: *temperature, TopP: *topP, TopK: *topK, MinP: *minP,
+			RepetitionPenalty: *repPenalty, PresencePenalty: *presPenalty, FrequencyPenalty: *freqPenalty},
+		LogprobsProcessed: *processed, FitContext: openai.FitContext(*fit),
 		MaxTurnTokens: *turnTokens, ContextBudget: *budget, MaxConcurrent: *requests}
 	if ext != nil {
 		pcfg.ModelFor = func(version int) string {
@@ -109,6 +119,14 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				return m
 			}
 			return *model
+		}
+		// SGLang lists no adapters: a version the trainer serves by updating the
+		// base model's weights in place is checked by weight version (README).
+		pcfg.WeightVersion = func(version int) string {
+			if m, ok := ext.Served(version); ok && version > 0 && (m == "" || m == *model) {
+				return strconv.Itoa(version)
+			}
+			return ""
 		}
 	}
 	pol, err := openai.New(pcfg)
@@ -120,6 +138,12 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cancel()
 	if err != nil {
 		return fmt.Errorf("rollout: endpoint check failed (is the server up and serving %q?): %w", *model, err)
+	}
+	if info, ok := pol.Info(); ok {
+		fmt.Fprintf(stderr, "rollout: %s %s, max_model_len %d, context budget %d\n", info.Server, info.Version, info.MaxModelLen, info.ContextBudget)
+		if info.ContextBudget < *budget {
+			fmt.Fprintf(stderr, "rollout: --context %d is above what the server takes; clamped to %d (--fit-context refuse makes this an error)\n", *budget, info.ContextBudget)
+		}
 	}
 
 	w, err := engine.OpenWorld(ctx, engine.WorldConfig{Tasks: tasks, Snapshots: snaps, Sandbox: *backend,

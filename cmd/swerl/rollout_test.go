@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -65,18 +68,34 @@ func goldHandler(t *testing.T, tasks []swe.Task) openaitest.Handler {
 	}
 }
 
-// The acceptance run of issue 5: `swerl rollout` on the built-in tasks against a stub
-// that replies with the gold edits resolves every task; every record's loss mask
-// covers exactly the assistant tokens; the Parquet parts read back equal the JSONL
-// records field by field; `swerl rft` turns them into SFT data.
-func TestRolloutGoldStubResolvesBuiltin(t *testing.T) { testRolloutGold(t, "local") }
+// The acceptance run of issue 5, against each faithful server mode (issue 12):
+// `swerl rollout` on the built-in tasks against a stub that replies with the gold
+// edits resolves every task; every record's loss mask covers exactly the assistant
+// tokens, with the log-probs the stub sampled them with (vLLM mode: Qwen2.5's
+// generation config would add a repetition penalty to any field left out); no
+// request is refused; the Parquet parts read back equal the JSONL records field by
+// field; `swerl rft` turns them into SFT data.
+func TestRolloutGoldStubResolvesBuiltin(t *testing.T) {
+	for _, m := range []string{"vllm", "sglang"} {
+		t.Run(m, func(t *testing.T) { testRolloutGold(t, "local", serverModes[m]) })
+	}
+}
 
 func TestRolloutGoldStubResolvesBuiltinDocker(t *testing.T) {
 	sandboxtest.RequireDocker(t, docker.DefaultBaseImage)
-	testRolloutGold(t, "docker")
+	testRolloutGold(t, "docker", serverModes["vllm"])
 }
 
-func testRolloutGold(t *testing.T, backend string) {
+// serverModes are the stub's faithful modes: vLLM serving Qwen2.5-Instruct (its
+// generation config's sampling defaults and second EOS id, raw log-probs, the
+// context length 32768) and SGLang serving it.
+var serverModes = map[string]openaitest.Options{
+	"vllm": {Kind: openaitest.VLLM, Defaults: openaitest.QwenDefaults, EOS: openaitest.QwenEOS, MaxModelLen: 32768},
+	"sglang": {Kind: openaitest.SGLang, Defaults: openaitest.QwenDefaults, EOS: openaitest.QwenEOS, MaxModelLen: 32768,
+		WeightVersion: "0"},
+}
+
+func testRolloutGold(t *testing.T, backend string, mode openaitest.Options) {
 	if testing.Short() {
 		t.Skip("grades 60 rollouts of the built-in suite")
 	}
@@ -84,9 +103,10 @@ func testRolloutGold(t *testing.T, backend string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := openaitest.NewServer(t, goldHandler(t, tasks))
+	srv := openaitest.NewServerWith(t, goldHandler(t, tasks), mode)
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
+	// The default --context (65536) is above the server's 32768: it is clamped.
 	err = run(context.Background(), []string{"rollout", "--tasks", "builtin", "--endpoint", srv.URL,
 		"--model", openaitest.DefaultModel, "--sandbox", backend, "-n", "2", "--out", out, "--concurrency", "8"}, &stdout, &stderr)
 	t.Logf("stdout:\n%s", stdout.String())
@@ -119,6 +139,7 @@ func testRolloutGold(t *testing.T, backend string) {
 	for _, r := range recs {
 		checkMaskCoversAssistantTokens(t, r)
 	}
+	checkSampledLogprobs(t, srv, recs)
 
 	pq, err := records.ReadParquet(filepath.Join(out, "parquet"))
 	if err != nil {
@@ -181,6 +202,46 @@ func checkMaskCoversAssistantTokens(t *testing.T, r records.Record) {
 	}
 	if len(masked) == 0 {
 		t.Fatalf("%s: no assistant tokens", name)
+	}
+}
+
+// checkSampledLogprobs checks every assistant reply of recs against the stub's call
+// that produced it (found by its context): the same ids, with the log-probs the stub
+// sampled them with. No call was refused.
+func checkSampledLogprobs(t *testing.T, srv *openaitest.Server, recs []records.Record) {
+	t.Helper()
+	key := func(ids []int32) string { return fmt.Sprint(ids) }
+	calls := map[string]openaitest.Call{}
+	for _, c := range srv.Calls() {
+		if c.Output == nil {
+			t.Fatalf("call %d was refused", c.N)
+		}
+		calls[key(c.Prompt)] = c
+	}
+	replies := 0
+	for _, r := range recs {
+		pos := 0
+		for i, tu := range r.Turns {
+			pos += tu.PromptTokens
+			c, ok := calls[key(r.TokenIDs[:pos])]
+			if !ok {
+				t.Fatalf("%s/s%d turn %d: no call had this context", r.TaskID, r.Sample, i)
+			}
+			end := pos + tu.AssistantTokens
+			if !slices.Equal(r.TokenIDs[pos:end], c.Output) {
+				t.Fatalf("%s/s%d turn %d: tokens differ from the stub's output", r.TaskID, r.Sample, i)
+			}
+			for j, lp := range r.Logprobs[pos:end] {
+				if lp != float32(c.Sampled[j]) {
+					t.Fatalf("%s/s%d turn %d token %d: log-prob %v, the stub sampled it with %v (sampler %v)", r.TaskID, r.Sample, i, j, lp, c.Sampled[j], c.Sampler)
+				}
+			}
+			pos = end
+			replies++
+		}
+	}
+	if replies == 0 {
+		t.Fatal("no reply checked")
 	}
 }
 
@@ -356,5 +417,27 @@ func TestRolloutWithExternalLearner(t *testing.T) {
 	}
 	if models[openaitest.DefaultModel] == 0 || models["policy-1"] == 0 || len(models) != 2 {
 		t.Fatalf("models sampled %v: want the base model in iteration 0, policy-1 in iteration 1", models)
+	}
+}
+
+// Issue 12, point 6: a run in which the server refuses every completion produced
+// nothing, and says so: a non-zero exit naming the commonest cause and its fix.
+func TestRolloutNothingFinishedFails(t *testing.T) {
+	srv := openaitest.NewServerWith(t, func(openaitest.Call) openaitest.Response {
+		return openaitest.Response{Status: http.StatusBadRequest, Body: `{"object":"error","message":"the stub refuses"}`}
+	}, serverModes["vllm"])
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"rollout", "--tasks", "builtin", "--endpoint", srv.URL,
+		"--model", openaitest.DefaultModel, "-n", "2", "--out", t.TempDir()}, &stdout, &stderr)
+	var none *engine.ErrNothingFinished
+	if !errors.As(err, &none) {
+		t.Fatalf("rollout against a server that refuses everything: %v; want *engine.ErrNothingFinished", err)
+	}
+	if none.Kind != messages.FailGenerate || !strings.Contains(err.Error(), "the stub refuses") ||
+		!strings.Contains(err.Error(), "--endpoint") {
+		t.Fatalf("error %q: want the generate failure, its cause and what to check", err)
+	}
+	if !strings.Contains(stdout.String(), "abandoned") {
+		t.Fatalf("summary not printed:\n%s", stdout.String())
 	}
 }

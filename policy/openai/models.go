@@ -46,6 +46,9 @@ func (p *Policy) Load(ctx context.Context, version int) error {
 	if info.kind != ServerSGLang {
 		return p.requireModel(ctx, b, p.cfg.ModelFor(version), what)
 	}
+	if err := p.requireModel(ctx, b, p.cfg.Model, what); err != nil {
+		return err
+	}
 	want, ok := p.weightVersion(version)
 	if !ok {
 		return nil
