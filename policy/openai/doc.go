@@ -1,7 +1,17 @@
-// Package openai is a token-in, token-out policy.Policy for OpenAI-compatible servers
-// (vLLM; SGLang where it speaks the same fields). It records the exact token ids the
-// model saw and sampled, with their sampling log-probs, so that DAPO's importance
-// ratio is computed on what was really sampled.
+// Package openai is a token-in, token-out policy.Policy for vLLM and SGLang servers. It
+// records the exact token ids the model saw and sampled, with their sampling
+// log-probs, so that DAPO's importance ratio is computed on what was really sampled.
+//
+// # Servers
+//
+// Before the first completion (at Check, or the first Generate) the client learns its
+// server once: the kind (GET /version answers on vLLM, GET /get_server_info on SGLang;
+// or Config.Server), the version (older than MinVLLMVersion or MinSGLangVersion is a
+// fatal error), the model's max_model_len (GET /v1/models), to which ContextBudget is
+// clamped (vLLM refuses prompt + max_tokens > max_model_len, SGLang >=; see
+// Config.FitContext), and the ids of the end-of-turn, stop and special tokens. vLLM is
+// sampled through POST /v1/completions, SGLang through its native POST /generate (its
+// /v1/completions reports log-probs by token text).
 //
 // # Context
 //
@@ -16,14 +26,23 @@
 //     Template.User(last turn's Observation) + Template.AssistantStart.
 //
 // The segment's text is tokenized by the server (POST /tokenize, no special tokens
-// added, with Config.Model). The end-of-turn token id is learnt once the same way; it
-// must be exactly one token. Completions go to POST /v1/completions with the sampler
-// always sent in full (temperature, top_p, top_k, min_p; by default 1, 1, -1, 0),
-// logprobs=0, token ids returned (return_token_ids, return_tokens_as_token_ids) and
-// the end-of-turn id as the stop token. Reply.Tokens are the produced ids (with the
-// stop token when the model ended its turn), Reply.Logprobs their log-probs, one
-// each. The ids are read from choices[0].token_ids, or, from servers without
-// return_token_ids, from logprobs.tokens ("token_id:N").
+// added, with Config.Model), so that no special token comes from the system prompt,
+// the issue or an observation: where they hold a special token's text
+// (Config.SpecialTokens), the text is cut inside it and tokenized piece by piece, and
+// the result must hold the template's special tokens only. The end-of-turn string must
+// be exactly one token.
+//
+// Every request sends the whole sampler (temperature, top_p, top_k, min_p and the
+// repetition, presence and frequency penalties; by default the neutral 1, 1, -1, 0, 1,
+// 0, 0), because both servers fill a left-out field from the model's
+// generation_config.json while vLLM reports raw log-probs; any other sampler needs
+// Config.LogprobsProcessed. It asks for log-probs and ids (vLLM: logprobs=0,
+// return_token_ids, return_tokens_as_token_ids; SGLang: return_logprob,
+// no_stop_trim), skip_special_tokens false (the text is its ids' text), and the stop
+// ids: the end of turn and Config.StopTokens. Reply.Tokens are the produced ids (with
+// the stop id when the model ended its turn), Reply.Logprobs their log-probs, one
+// each. A reply that ended with any stop id (vLLM adds the generation config's EOS
+// ids) ended its turn: the next segment adds no end-of-turn token.
 //
 // With Sampling.Seed set, each request carries a seed derived from it and the
 // request's identity (episode, attempt, turn): one fixed seed for all would make the
