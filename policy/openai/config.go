@@ -98,6 +98,11 @@ func (s Sampling) Neutral() bool {
 		(s.RepetitionPenalty == 1 || s.RepetitionPenalty == 0) && s.PresencePenalty == 0 && s.FrequencyPenalty == 0
 }
 
+// untruncated reports whether s keeps every token: no top-p, top-k or min-p.
+func (s Sampling) untruncated() bool {
+	return s.TopP == 1 && (s.TopK == -1 || s.TopK == 0) && s.MinP == 0
+}
+
 func (s Sampling) String() string {
 	return fmt.Sprintf("{temperature %v, top_p %v, top_k %d, min_p %v, repetition_penalty %v, presence_penalty %v, frequency_penalty %v}",
 		s.Temperature, s.TopP, s.TopK, s.MinP, s.RepetitionPenalty, s.PresencePenalty, s.FrequencyPenalty)

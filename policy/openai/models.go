@@ -30,12 +30,12 @@ func (p *Policy) models(ctx context.Context, b *retryBudget) ([]string, error) {
 
 // Load checks that the server serves policy version version, so that the next
 // Generate calls sample from it. It implements policy.Loader: the weights are published
-// by the trainer, Load only verifies. On vLLM the model of the version
-// (Config.ModelFor: the base model or a LoRA adapter) must be listed by /v1/models; on
-// SGLang, which does not list adapters there, the weight version it reports
-// (GET /get_weight_version) must be Config.WeightVersion(version), and every /generate
-// answer is checked against it too. A version not served is a fatal *policy.Error
-// saying what is served.
+// by the trainer, Load only verifies. The model of the version (Config.ModelFor: the
+// base model or a LoRA adapter) must be listed by /v1/models (both servers list loaded
+// adapters). A trainer that updates SGLang's weights in place is checked by weight
+// version: the one the server reports (GET /model_info; /get_model_info before 0.5.6)
+// must be Config.WeightVersion(version), and so must every /generate answer's. A
+// version not served is a fatal *policy.Error saying what is served.
 func (p *Policy) Load(ctx context.Context, version int) error {
 	b := p.newBudget()
 	info, err := p.server(ctx, b)
@@ -43,23 +43,24 @@ func (p *Policy) Load(ctx context.Context, version int) error {
 		return err
 	}
 	what := fmt.Sprintf("policy version %d", version)
-	if info.kind != ServerSGLang {
-		return p.requireModel(ctx, b, p.cfg.ModelFor(version), what)
-	}
-	if err := p.requireModel(ctx, b, p.cfg.Model, what); err != nil {
+	if err := p.requireModel(ctx, b, p.cfg.ModelFor(version), what); err != nil {
 		return err
 	}
 	want, ok := p.weightVersion(version)
-	if !ok {
+	if !ok || info.kind != ServerSGLang {
 		return nil
 	}
-	var wv weightVersionResponse
-	if err := p.call(ctx, b, http.MethodGet, "/get_weight_version", p.cfg.Model, nil, &wv); err != nil {
+	var mi weightVersionResponse
+	path, missing, err := p.getFirst(ctx, b, &mi, "/model_info", "/get_model_info")
+	if err != nil {
 		return err
 	}
-	if wv.WeightVersion != want {
-		return &policy.Error{Err: fmt.Errorf("openai: %w: %s needs weight version %q, but %s/get_weight_version reports %q (the trainer must update the weights with weight_version %q before it reports the version served)",
-			ErrNotServed, what, want, p.base, wv.WeightVersion, want)}
+	if path == "" {
+		return &policy.Error{Err: fmt.Errorf("openai: %s reports no weight version (%s)", p.base, strings.Join(missing, ", "))}
+	}
+	if mi.WeightVersion != want {
+		return &policy.Error{Err: fmt.Errorf("openai: %w: %s needs weight version %q, but %s%s reports %q (the trainer must update the weights with weight_version %q before it reports the version served)",
+			ErrNotServed, what, want, p.base, path, mi.WeightVersion, want)}
 	}
 	return nil
 }

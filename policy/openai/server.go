@@ -20,7 +20,10 @@ type serverInfo struct {
 	// maxModelLen is the model's context length as the server reports it; budget is
 	// the context budget in force: ContextBudget, clamped to what the server accepts.
 	maxModelLen int
+	limit       int // the largest budget every request of which the server accepts
 	budget      int
+	// SGLang: its scheduler's max_req_input_len (/server_info), 0 when not reported.
+	maxReqInput int
 	eot         int32
 	stops       []int32          // sent as stop ids: eot first
 	specials    map[string]int32 // special tokens as text -> id (one token each)
@@ -79,15 +82,12 @@ func (p *Policy) discover(ctx context.Context, b *retryBudget) (*serverInfo, err
 	if err := p.readLimit(ctx, b, si); err != nil {
 		return nil, err
 	}
-	limit := si.maxModelLen
-	if si.kind == ServerSGLang {
-		limit-- // SGLang refuses prompt + max_new_tokens >= context_len
-	}
+	limit := si.limit
 	si.budget = p.cfg.ContextBudget
 	if limit > 0 && si.budget > limit {
 		if p.cfg.FitContext == FitRefuse {
 			return nil, &policy.Error{Err: fmt.Errorf(
-				"openai: Config.ContextBudget %d is more than %s (%s %s) accepts for model %q: max_model_len %d, so a request of prompt + max_tokens above %d is refused; lower the budget (swerl rollout --context %d) or allow clamping (--fit-context clamp)",
+				"openai: Config.ContextBudget %d is more than %s (%s %s) accepts for model %q: max_model_len %d, so a context above %d tokens would be refused; lower the budget (swerl rollout --context %d) or allow clamping (--fit-context clamp)",
 				p.cfg.ContextBudget, p.base, si.kind, si.version, p.cfg.Model, si.maxModelLen, limit, limit)}
 		}
 		si.budget = limit
@@ -107,6 +107,11 @@ func (p *Policy) discover(ctx context.Context, b *retryBudget) (*serverInfo, err
 		if id != eot {
 			si.stops = append(si.stops, id)
 		}
+	}
+	if si.kind == ServerSGLang && !p.cfg.Sampling.untruncated() {
+		return nil, &policy.Error{Err: fmt.Errorf(
+			"openai: Config.Sampling %s truncates the distribution, but %s is SGLang, whose log-probs are taken before top-k, top-p and min-p (python/sglang/srt/layers/sampler.py): the recorded log-probs would not be the sampling ones; use top_p 1, top_k -1, min_p 0",
+			p.cfg.Sampling, p.base)}
 	}
 	if si.specials, err = p.specialIDs(ctx, b); err != nil {
 		return nil, err
@@ -178,15 +183,21 @@ var errUnsupported = errors.New("unsupported server")
 // endSet is the set of ids that end a reply; it only grows.
 type endSet = sync.Map
 
-// Supported server versions: the oldest of each kind whose exact path this client
-// uses exists.
+// Supported server versions: the oldest of each kind that has every endpoint and
+// field this client uses.
 const (
 	MinVLLMVersion   = "0.10.2" // return_token_ids on /v1/completions
-	MinSGLangVersion = "0.5.0"  // output_ids and weight_version in /generate answers
+	MinSGLangVersion = "0.5.4"  // /tokenize (0.5.3.post1); output_ids in /generate (0.5.0)
 )
 
 type versionResponse struct {
 	Version string `json:"version"`
+	// SGLang's /server_info also reports its scheduler's limits, at the top level or
+	// (some versions) under scheduler_info.
+	MaxReqInputLen int `json:"max_req_input_len"`
+	SchedulerInfo  struct {
+		MaxReqInputLen int `json:"max_req_input_len"`
+	} `json:"scheduler_info"`
 }
 
 func (r *versionResponse) check() *attemptError {
@@ -196,36 +207,53 @@ func (r *versionResponse) check() *attemptError {
 	return nil
 }
 
-// identify finds the server's kind (unless configured) and version, and refuses a
-// version older than the supported one. vLLM answers GET /version; SGLang answers GET
-// /get_server_info with its version among its server arguments.
-func (p *Policy) identify(ctx context.Context, b *retryBudget, si *serverInfo) error {
-	tryVLLM := si.kind == ServerAuto || si.kind == ServerVLLM
-	trySGLang := si.kind == ServerAuto || si.kind == ServerSGLang
-	var tried []string
-	if tryVLLM {
-		var v versionResponse
-		err := p.call(ctx, b, http.MethodGet, "/version", p.cfg.Model, nil, &v)
+// getFirst GETs the first of paths that the server has (a 404 tries the next one),
+// and says which one answered; with none, it returns the 404s it got.
+func (p *Policy) getFirst(ctx context.Context, b *retryBudget, out any, paths ...string) (string, []string, error) {
+	var missing []string
+	for _, path := range paths {
+		err := p.call(ctx, b, http.MethodGet, path, p.cfg.Model, nil, out)
 		switch {
 		case err == nil:
-			si.kind, si.version = ServerVLLM, v.Version
+			return path, nil, nil
 		case isStatus(err, http.StatusNotFound):
-			tried = append(tried, "GET /version: 404")
+			missing = append(missing, "GET "+path+": 404")
 		default:
-			return err
+			return "", nil, err
 		}
 	}
-	if si.version == "" && trySGLang {
+	return "", missing, nil
+}
+
+// identify finds the server's kind (unless configured) and version, and refuses a
+// version older than the supported one. vLLM answers GET /version
+// (vllm/entrypoints/openai/api_server.py); SGLang has no /version but answers GET
+// /server_info (before 0.5.6: /get_server_info, still served) with its version and
+// server arguments (python/sglang/srt/entrypoints/http_server.py).
+func (p *Policy) identify(ctx context.Context, b *retryBudget, si *serverInfo) error {
+	var tried []string
+	if si.kind == ServerAuto || si.kind == ServerVLLM {
 		var v versionResponse
-		err := p.call(ctx, b, http.MethodGet, "/get_server_info", p.cfg.Model, nil, &v)
-		switch {
-		case err == nil:
-			si.kind, si.version = ServerSGLang, v.Version
-		case isStatus(err, http.StatusNotFound):
-			tried = append(tried, "GET /get_server_info: 404")
-		default:
+		path, missing, err := p.getFirst(ctx, b, &v, "/version")
+		if err != nil {
 			return err
 		}
+		if path != "" {
+			si.kind, si.version = ServerVLLM, v.Version
+		}
+		tried = append(tried, missing...)
+	}
+	if si.version == "" && (si.kind == ServerAuto || si.kind == ServerSGLang) {
+		var v versionResponse
+		path, missing, err := p.getFirst(ctx, b, &v, "/server_info", "/get_server_info")
+		if err != nil {
+			return err
+		}
+		if path != "" {
+			si.kind, si.version = ServerSGLang, v.Version
+			si.maxReqInput = max(v.MaxReqInputLen, v.SchedulerInfo.MaxReqInputLen)
+		}
+		tried = append(tried, missing...)
 	}
 	if si.version == "" {
 		what := "a vLLM or SGLang server"
@@ -311,8 +339,18 @@ func (r *modelCards) check() *attemptError {
 	return nil
 }
 
-// readLimit reads the model's context length: both servers report max_model_len for
-// each model of GET /v1/models.
+// readLimit reads the model's context length (both servers report max_model_len for
+// each model of GET /v1/models) and sets the largest budget the server accepts
+// every request of:
+//   - vLLM refuses prompt + max_tokens > max_model_len (the renderer's and
+//     serving_engine.py's input checks): the budget may be max_model_len.
+//   - SGLang refuses prompt >= context_len and prompt + max_new_tokens > context_len
+//     (managers/tokenizer_manager.py, _validate_one_request), refuses a prompt of
+//     max_req_input_len tokens or more (managers/utils.py, validate_input_length;
+//     min(context_len-1, KV pool-1) - 5, reported by /server_info) and silently cuts
+//     max_new_tokens to max_req_input_len + 4 - prompt (managers/scheduler.py,
+//     init_req_max_new_tokens): the budget may be max_req_input_len (context_len - 6
+//     when not reported).
 func (p *Policy) readLimit(ctx context.Context, b *retryBudget, si *serverInfo) error {
 	var cards modelCards
 	if err := p.call(ctx, b, http.MethodGet, "/v1/models", p.cfg.Model, nil, &cards); err != nil {
@@ -328,6 +366,13 @@ func (p *Policy) readLimit(ctx context.Context, b *retryBudget, si *serverInfo) 
 	if si.maxModelLen <= 0 {
 		return &policy.Error{Err: fmt.Errorf("openai: %s/v1/models reports no max_model_len for model %q (listed: [%s]); swerl needs the server's context length to keep every request within it (check Config.Model)",
 			p.base, p.cfg.Model, strings.Join(listed, ", "))}
+	}
+	si.limit = si.maxModelLen
+	if si.kind == ServerSGLang {
+		si.limit = si.maxModelLen - 6
+		if si.maxReqInput > 0 {
+			si.limit = min(si.limit, si.maxReqInput)
+		}
 	}
 	return nil
 }

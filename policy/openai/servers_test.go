@@ -102,17 +102,35 @@ func TestNonNeutralSamplerNeedsProcessedLogprobs(t *testing.T) {
 		}
 	}
 
-	o := modes["vllm"]
-	o.ProcessedLogprobs = true
-	srv := openaitest.NewServerWith(t, openaitest.Script(openaitest.Chat("```command\nls ls ls\n```")), o)
+	// vLLM with --logprobs-mode processed_logprobs, and SGLang (whose log-probs are
+	// after penalties and temperature): the recorded log-probs are the sampling ones.
+	vllm := modes["vllm"]
+	vllm.ProcessedLogprobs = true
+	for name, o := range map[string]openaitest.Options{"vllm processed": vllm, "sglang": modes["sglang"]} {
+		t.Run(name, func(t *testing.T) {
+			srv := openaitest.NewServerWith(t, openaitest.Script(openaitest.Chat("```command\nls ls ls\n```")), o)
+			p, _ := newPolicy(t, srv, func(c *openai.Config) {
+				c.LogprobsProcessed = true
+				c.Sampling = openai.Sampling{Temperature: 0.7, RepetitionPenalty: 1.05}
+			})
+			replies := run(t, p, 2, "ls")
+			checkSampledLogprobs(t, srv, replies)
+			if c := srv.Calls()[0]; c.Sampler["temperature"] != 0.7 || c.Sampler["repetition_penalty"] != 1.05 || c.Sampler["top_p"] != 1 {
+				t.Fatalf("sampler = %v, want temperature 0.7, repetition penalty 1.05 and no filter", c.Sampler)
+			}
+		})
+	}
+
+	// SGLang's log-probs are before the filters: a truncated sampler is refused.
+	srv := openaitest.NewServerWith(t, nil, modes["sglang"])
 	p, _ := newPolicy(t, srv, func(c *openai.Config) {
 		c.LogprobsProcessed = true
-		c.Sampling = openai.Sampling{Temperature: 0.7, RepetitionPenalty: 1.05}
+		c.Sampling = openai.Sampling{TopP: 0.9}
 	})
-	replies := run(t, p, 2, "ls")
-	checkSampledLogprobs(t, srv, replies)
-	if c := srv.Calls()[0]; c.Sampler["temperature"] != 0.7 || c.Sampler["repetition_penalty"] != 1.05 || c.Sampler["top_p"] != 1 {
-		t.Fatalf("sampler = %v, want temperature 0.7, repetition penalty 1.05 and no filter", c.Sampler)
+	err := p.Check(context.Background())
+	wantFatal(t, err)
+	if !strings.Contains(err.Error(), "before top-k, top-p and min-p") {
+		t.Fatalf("Check with top_p 0.9 on SGLang: %v", err)
 	}
 }
 
@@ -175,8 +193,9 @@ func TestUnsupportedServer(t *testing.T) {
 }
 
 // Point 3: the budget is clamped to the server's context length, with each server's
-// boundary (vLLM refuses prompt + max_tokens > max_model_len, SGLang >=), so an
-// episode that grows ends with Overflow and no request is refused for length.
+// boundaries (vLLM refuses prompt + max_tokens > max_model_len; SGLang a prompt of
+// context_len - 6 or more, and cuts max_new_tokens silently), so an episode that
+// grows ends with Overflow, and no request is refused or cut for length.
 func TestBudgetClampedToServer(t *testing.T) {
 	for name, o := range modes {
 		t.Run(name, func(t *testing.T) {
@@ -187,7 +206,10 @@ func TestBudgetClampedToServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			info, _ := p.Info()
-			want := map[string]int{"vllm": 4000, "sglang": 3999}[name]
+			// vLLM takes prompt + max_tokens <= max_model_len; SGLang a prompt below
+			// max_req_input_len = context_len - 6, which also keeps max_new_tokens
+			// clear of its silent cut.
+			want := map[string]int{"vllm": 4000, "sglang": 3994}[name]
 			if info.MaxModelLen != 4000 || info.ContextBudget != want {
 				t.Fatalf("Info = %+v, want max_model_len 4000 and budget %d", info, want)
 			}
@@ -201,6 +223,9 @@ func TestBudgetClampedToServer(t *testing.T) {
 				}
 				if c.Output == nil {
 					t.Fatalf("call %d was refused", c.N)
+				}
+				if len(c.Output) < min(*c.Request.MaxTokens, 301) {
+					t.Fatalf("call %d produced %d of %d tokens: cut by the server", c.N, len(c.Output), *c.Request.MaxTokens)
 				}
 			}
 		})

@@ -11,9 +11,16 @@ import (
 
 // SGLang's native API (python/sglang/srt/entrypoints/http_server.py, POST /generate;
 // its request is GenerateReqInput in managers/io_struct.py, its sampler SamplingParams
-// in sampling/sampling_params.py). Its /v1/completions is not exact for token-in,
-// token-out use: it ignores return_tokens_as_token_ids and reports log-probs by token
-// text, which cannot be mapped back to ids.
+// in sampling/sampling_params.py). The answer's output_ids hold the produced ids with
+// the matched stop id (Req.output_ids_through_stop, managers/schedule_batch.py), and
+// meta_info.output_token_logprobs one [logprob, id, text] per output id; only the text
+// drops the stop token. Its /v1/completions is not exact for token-in, token-out use:
+// it has no return_tokens_as_token_ids and reports log-probs by token text
+// (entrypoints/openai/utils.py, to_openai_style_logprobs), and return_token_ids came
+// only in July 2026. Every sampling field is sent: /generate fills absent ones from
+// --preferred-sampling-params (managers/tokenizer_manager.py,
+// _create_tokenized_object). The seed is sampling_seed, honoured only with
+// --enable-deterministic-inference.
 
 type sglangSampling struct {
 	MaxNewTokens      int     `json:"max_new_tokens"`
@@ -26,7 +33,6 @@ type sglangSampling struct {
 	FrequencyPenalty  float64 `json:"frequency_penalty"`
 	StopTokenIDs      []int32 `json:"stop_token_ids"`
 	SkipSpecialTokens bool    `json:"skip_special_tokens"`
-	NoStopTrim        bool    `json:"no_stop_trim"`
 	SamplingSeed      *int    `json:"sampling_seed,omitempty"`
 }
 
@@ -115,7 +121,6 @@ func (p *Policy) generateSGLang(ctx context.Context, b *retryBudget, s sample) (
 			FrequencyPenalty:  sp.FrequencyPenalty,
 			StopTokenIDs:      s.stops,
 			SkipSpecialTokens: false,
-			NoStopTrim:        true,
 			SamplingSeed:      s.seed,
 		},
 		ReturnLogprob:   true,

@@ -25,13 +25,23 @@ const (
 	// (serving_engine.py, _validate_input); skip_special_tokens defaults to true.
 	VLLM Kind = "vllm"
 	// SGLang mirrors SGLang's server (python/sglang/srt/entrypoints/http_server.py):
-	// GET /get_server_info with its version; native POST /generate (input_ids,
-	// sampling_params, return_logprob) answering text, output_ids and meta_info
-	// (finish_reason, output_token_logprobs as [logprob, id, text], weight_version);
-	// GET /get_weight_version; /v1/models without LoRA adapters; /v1/completions
-	// that ignores return_tokens_as_token_ids and reports log-probs by token text; a
-	// request with prompt + max_new_tokens >= context length is a 400
-	// (managers/tokenizer_manager.py, _validate_one_request).
+	// no /version, but GET /server_info (and /get_server_info) with its version and
+	// max_req_input_len; GET /model_info (and /get_model_info) with weight_version;
+	// native POST /generate (input_ids, sampling_params, return_logprob) answering
+	// text, output_ids with the stop id (managers/schedule_batch.py,
+	// output_ids_through_stop) and meta_info (finish_reason, output_token_logprobs
+	// as [logprob, id, text], weight_version); sampling fields left out take
+	// --preferred-sampling-params (Options.Defaults; managers/tokenizer_manager.py,
+	// _create_tokenized_object); log-probs after penalties and temperature, before
+	// top-k/top-p/min-p (layers/sampler.py); the length checked before the stop ids,
+	// so a stop id as the last allowed token finishes "length"; /v1/models listing
+	// LoRA adapters with their parent; a /v1/completions with no
+	// return_tokens_as_token_ids and log-probs by token text
+	// (entrypoints/openai/utils.py); a request refused with 400 when prompt >=
+	// context_len, prompt + max_new_tokens > context_len (tokenizer_manager.py,
+	// _validate_one_request) or prompt >= context_len - 6 (managers/utils.py,
+	// validate_input_length), and max_new_tokens cut silently to what the context
+	// holds (managers/scheduler.py, init_req_max_new_tokens).
 	SGLang Kind = "sglang"
 )
 
@@ -54,8 +64,9 @@ type Options struct {
 	// EOS are the model's end-of-sequence ids (generation_config.json eos_token_id)
 	// besides ImEnd; a reply that ends with one stops there.
 	EOS []int32
-	// ProcessedLogprobs reports the log-probs of the distribution sampled from (after
-	// temperature, penalties and filters); false reports the raw ones.
+	// ProcessedLogprobs makes a vLLM stub report the log-probs of the distribution
+	// sampled from (--logprobs-mode processed_logprobs); false reports the raw ones.
+	// SGLang reports them after penalties and temperature, before the filters.
 	ProcessedLogprobs bool
 	// MaxModelLen is the model's context length; 0 means MaxModelLen.
 	MaxModelLen int
@@ -122,12 +133,18 @@ func SamplingLogprob(i int, id int32, context []int32, s map[string]float64) flo
 		}
 		lp -= math.Log(s["repetition_penalty"]) + s["presence_penalty"] + s["frequency_penalty"]*float64(count)
 	}
+	return lp + filterTerm(s)
+}
+
+// filterTerm is what the filters (top-p, top-k, min-p) add to a log-prob by
+// renormalising over the tokens they keep.
+func filterTerm(s map[string]float64) float64 {
+	var d float64
 	if p := s["top_p"]; p < 1 && p > 0 {
-		lp -= math.Log(p)
+		d -= math.Log(p)
 	}
 	if k := s["top_k"]; k > 0 {
-		lp += 0.001
+		d += 0.001
 	}
-	lp += 0.1 * s["min_p"]
-	return lp
+	return d + 0.1*s["min_p"]
 }

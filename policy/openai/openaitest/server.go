@@ -192,12 +192,18 @@ func newStub(h Handler, o Options) *Server {
 			writeJSON(w, http.StatusOK, map[string]string{"version": o.Version})
 		})
 	case SGLang:
-		mux.HandleFunc("GET /get_server_info", func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]any{"version": o.Version, "context_length": o.MaxModelLen, "model_path": DefaultModel})
-		})
-		mux.HandleFunc("GET /get_weight_version", func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]string{"weight_version": s.WeightVersion()})
-		})
+		serverInfo := func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"version": o.Version, "context_length": nil, "model_path": DefaultModel,
+				"max_req_input_len": o.MaxModelLen - 6, "max_total_num_tokens": 4 * o.MaxModelLen})
+		}
+		modelInfo := func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"model_path": DefaultModel, "is_generation": true,
+				"weight_version": s.WeightVersion(), "preferred_sampling_params": o.Defaults})
+		}
+		mux.HandleFunc("GET /server_info", serverInfo)
+		mux.HandleFunc("GET /get_server_info", serverInfo) // deprecated alias
+		mux.HandleFunc("GET /model_info", modelInfo)
+		mux.HandleFunc("GET /get_model_info", modelInfo) // deprecated alias
 		mux.HandleFunc("POST /generate", s.complete)
 	}
 	s.mux = s.count(mux)
@@ -334,6 +340,16 @@ func (s *Server) served(model string) bool {
 	return slices.Contains(s.models, model)
 }
 
+// refuse answers an error as the server does on path: SGLang's /generate answers
+// {"error": {"message": ...}} (entrypoints/http_server.py, _create_error_response).
+func (s *Server) refuse(w http.ResponseWriter, path string, status int, msg string) {
+	if path == "/generate" {
+		writeJSON(w, status, map[string]any{"error": map[string]any{"message": msg}})
+		return
+	}
+	writeError(w, status, msg)
+}
+
 // writeError answers like vLLM's error responses.
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]any{
@@ -392,13 +408,13 @@ func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listModels(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
-	models := s.models
-	if s.opts.Kind == SGLang {
-		models = models[:min(len(models), 1)] // SGLang lists the base model only, not LoRA adapters
-	}
-	data := make([]map[string]any, len(models))
-	for i, m := range models {
+	data := make([]map[string]any, len(s.models))
+	for i, m := range s.models {
 		data[i] = map[string]any{"id": m, "object": "model", "owned_by": string(s.opts.Kind), "max_model_len": s.opts.MaxModelLen}
+		if s.opts.Kind == SGLang && i > 0 {
+			// SGLang lists loaded LoRA adapters with their parent and no length.
+			data[i]["parent"], data[i]["max_model_len"] = s.models[0], nil
+		}
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
@@ -482,7 +498,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if msg := s.tooLong(len(prompt), req); msg != "" {
-		writeError(w, http.StatusBadRequest, msg)
+		s.refuse(w, path, http.StatusBadRequest, msg)
 		return
 	}
 	resp := s.handler(c)
@@ -523,7 +539,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if status != http.StatusOK {
-		writeError(w, status, "stub answered "+strconv.Itoa(status))
+		s.refuse(w, path, status, "stub answered "+strconv.Itoa(status))
 		return
 	}
 	out := s.produce(c, req, prompt, resp)
@@ -538,9 +554,11 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request) {
 }
 
 // tooLong is the server's refusal of a request longer than the model's context, or "".
-// vLLM refuses prompt + max_tokens > max_model_len (serving_engine.py,
-// _validate_input); SGLang refuses prompt + max_new_tokens >= context_len
-// (tokenizer_manager.py, _validate_one_request).
+// vLLM refuses prompt + max_tokens > max_model_len (vllm/entrypoints/openai/
+// serving_engine.py, _validate_input). SGLang refuses prompt >= context_len and
+// prompt + max_new_tokens > context_len (python/sglang/srt/managers/
+// tokenizer_manager.py, _validate_one_request), then a prompt of max_req_input_len =
+// context_len - 6 tokens or more (managers/utils.py, validate_input_length).
 func (s *Server) tooLong(prompt int, req Request) string {
 	maxTokens := 0
 	if req.MaxTokens != nil {
@@ -548,9 +566,14 @@ func (s *Server) tooLong(prompt int, req Request) string {
 	}
 	limit := s.opts.MaxModelLen
 	if s.opts.Kind == SGLang {
-		if prompt+maxTokens >= limit {
+		switch {
+		case prompt >= limit:
+			return fmt.Sprintf("The input (%d tokens) is longer than the model's context length (%d tokens).", prompt, limit)
+		case prompt+maxTokens > limit:
 			return fmt.Sprintf("Requested token count exceeds the model's maximum context length of %d tokens. You requested a total of %d tokens: %d tokens from the input messages and %d tokens for the completion. Please reduce the number of tokens in the input messages or the completion to fit within the limit.",
 				limit, prompt+maxTokens, prompt, maxTokens)
+		case prompt >= limit-6:
+			return fmt.Sprintf("Input length (%d tokens) exceeds the maximum allowed length (%d tokens). Use a shorter input or enable --allow-auto-truncate.", prompt, limit-6)
 		}
 		return ""
 	}
@@ -583,10 +606,20 @@ func (s *Server) produce(c Call, req Request, prompt []int32, resp Response) out
 	if end == 0 {
 		end = ImEnd
 	}
+	if s.opts.Kind == SGLang {
+		// The scheduler cuts max_new_tokens silently to what the context holds
+		// (managers/scheduler.py, init_req_max_new_tokens).
+		maxTokens = min(maxTokens, s.opts.MaxModelLen-len(prompt)-2)
+	}
 	o := output{finish: "stop"}
-	if len(ids) >= maxTokens {
+	switch {
+	case len(ids) >= maxTokens:
 		ids, o.finish = ids[:max(maxTokens, 0)], "length"
-	} else {
+	case s.opts.Kind == SGLang && len(ids)+1 == maxTokens:
+		// SGLang checks the length before the stop ids (managers/schedule_batch.py,
+		// Req.update_finish_state): a stop id as the last allowed token is "length".
+		ids, o.finish = append(ids, end), "length"
+	default:
 		ids = append(ids, end)
 		o.matched, o.stopID = end, slices.Contains(req.StopTokenIDs, end)
 	}
@@ -599,9 +632,14 @@ func (s *Server) produce(c Call, req Request, prompt []int32, resp Response) out
 		raw := TokenLogprob(i)
 		lp := SamplingLogprob(i, id, ctx, c.Sampler)
 		o.sampled = append(o.sampled, lp)
-		if s.opts.ProcessedLogprobs {
+		switch {
+		case s.opts.Kind == SGLang:
+			// After penalties and temperature, before the filters
+			// (python/sglang/srt/layers/sampler.py).
+			o.reported = append(o.reported, lp-filterTerm(c.Sampler))
+		case s.opts.ProcessedLogprobs:
 			o.reported = append(o.reported, lp)
-		} else {
+		default:
 			o.reported = append(o.reported, raw)
 		}
 		ctx = append(ctx, id)
@@ -650,17 +688,12 @@ func (s *Server) completion(c Call, req Request, prompt []int32, resp Response, 
 	}
 }
 
-// generateAnswer builds an SGLang /generate answer: output_ids hold the stop id only
-// with no_stop_trim (the text never does); the log-probs are per produced id.
+// generateAnswer builds an SGLang /generate answer: output_ids hold the stop id (the
+// text only with no_stop_trim); the log-probs are one per output id.
 func (s *Server) generateAnswer(c Call, req Request, prompt []int32, resp Response, o output) map[string]any {
-	ids := o.ids
-	lps := o.reported
-	textIDs := ids
-	if o.finish == "stop" && len(ids) > 0 {
-		textIDs = ids[:len(ids)-1]
-		if !req.NoStopTrim {
-			ids, lps = textIDs, lps[:len(textIDs)]
-		}
+	ids, lps, textIDs := o.ids, o.reported, o.ids
+	if o.finish == "stop" && !req.NoStopTrim {
+		textIDs = ids[:len(ids)-1] // managers/detokenizer_manager.py, trim_matched_stop
 	}
 	skip := req.SkipSpecialTokens == nil || *req.SkipSpecialTokens
 	var finish any
