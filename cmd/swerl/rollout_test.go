@@ -14,7 +14,9 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -343,12 +345,46 @@ func TestRolloutFlagsAndDeadEndpoint(t *testing.T) {
 // reports policy k+1 served under a new model name, and iteration k+1 samples that
 // model.
 func TestRolloutWithExternalLearner(t *testing.T) {
+	// vLLM: the trainer serves policy k+1 as the LoRA adapter "policy-<k+1>".
+	srv := testRolloutExternal(t, serverModes["vllm"], func(srv *openaitest.Server, v int) string {
+		name := fmt.Sprintf("policy-%d", v)
+		srv.SetModels(openaitest.DefaultModel, name)
+		return name
+	})
+	models := map[string]int{}
+	for _, c := range srv.Calls() {
+		models[c.Request.Model]++
+	}
+	if models[openaitest.DefaultModel] == 0 || models["policy-1"] == 0 || len(models) != 2 {
+		t.Fatalf("models sampled %v: want the base model in iteration 0, policy-1 in iteration 1", models)
+	}
+}
+
+// SGLang, weights updated in place: the trainer updates the base model's weights with
+// weight_version "k+1" and names the base model; swerl checks the weight version at
+// the barrier (/model_info) and in every /generate answer.
+func TestRolloutWithExternalLearnerSGLangWeights(t *testing.T) {
+	var served atomic.Int64
+	srv := testRolloutExternal(t, serverModes["sglang"], func(srv *openaitest.Server, v int) string {
+		srv.SetWeightVersion(strconv.Itoa(v))
+		served.Store(int64(v))
+		return openaitest.DefaultModel
+	})
+	if served.Load() != 2 || srv.WeightVersion() != "2" {
+		t.Fatalf("weights served %d, server reports %q", served.Load(), srv.WeightVersion())
+	}
+}
+
+// testRolloutExternal runs two iterations of `swerl rollout --learner DIR` against a
+// stub in mode, with an outside trainer that answers each batch and calls serve to
+// make policy k+1 served (returning the model name it reports).
+func testRolloutExternal(t *testing.T, mode openaitest.Options, serve func(srv *openaitest.Server, version int) string) *openaitest.Server {
 	file, mirror := writeTaskFile(t)
 	tasks, _ := swe.LoadTasks(file) // the malformed line is reported; the good tasks load
-	srv := openaitest.NewServer(t, goldHandler(t, tasks))
+	srv := openaitest.NewServerWith(t, goldHandler(t, tasks), mode)
 	learner, out := t.TempDir(), t.TempDir()
 
-	// The outside trainer: answer each batch, serving policy k+1 as "policy-<k+1>".
+	// The outside trainer: answer each batch, serving policy k+1.
 	trainerErr := make(chan error, 1)
 	go func() {
 		trainerErr <- func() error {
@@ -373,8 +409,7 @@ func TestRolloutWithExternalLearner(t *testing.T) {
 						return fmt.Errorf("batch %d: record %s/s%d without advantage or of policy %d", v, r.TaskID, r.Sample, r.PolicyVersion)
 					}
 				}
-				name := fmt.Sprintf("policy-%d", v+1)
-				srv.SetModels(openaitest.DefaultModel, name)
+				name := serve(srv, v+1)
 				data, _ := json.Marshal(map[string]any{"version": v + 1, "model": name, "stats": map[string]any{"loss": 0.5, "steps": 1}})
 				tmp := filepath.Join(bd, ".served.tmp")
 				if err := os.WriteFile(tmp, data, 0o644); err != nil {
@@ -411,13 +446,7 @@ func TestRolloutWithExternalLearner(t *testing.T) {
 	if perIter[0] != 2*len(tasks) || perIter[1] != 2*len(tasks) {
 		t.Fatalf("records per iteration %v, want %d each", perIter, 2*len(tasks))
 	}
-	models := map[string]int{}
-	for _, c := range srv.Calls() {
-		models[c.Request.Model]++
-	}
-	if models[openaitest.DefaultModel] == 0 || models["policy-1"] == 0 || len(models) != 2 {
-		t.Fatalf("models sampled %v: want the base model in iteration 0, policy-1 in iteration 1", models)
-	}
+	return srv
 }
 
 // Issue 12, point 6: a run in which the server refuses every completion produced
