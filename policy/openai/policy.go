@@ -156,18 +156,11 @@ type sampled struct {
 
 // completeVLLM samples through vLLM's POST /v1/completions.
 func (p *Policy) completeVLLM(ctx context.Context, b *retryBudget, s sample) (sampled, error) {
-	sp := p.cfg.Sampling
 	creq := completionRequest{
 		Model:                  s.model,
 		Prompt:                 s.prompt,
 		MaxTokens:              s.maxTokens,
-		Temperature:            sp.Temperature,
-		TopP:                   sp.TopP,
-		TopK:                   sp.TopK,
-		MinP:                   sp.MinP,
-		RepetitionPenalty:      sp.RepetitionPenalty,
-		PresencePenalty:        sp.PresencePenalty,
-		FrequencyPenalty:       sp.FrequencyPenalty,
+		samplerFields:          p.cfg.Sampling.fields(),
 		N:                      1,
 		Logprobs:               0,
 		ReturnTokensAsTokenIDs: true,

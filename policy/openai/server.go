@@ -325,20 +325,6 @@ func compareVersions(a, b string) int {
 	return 0
 }
 
-type modelCards struct {
-	Data []struct {
-		ID          string `json:"id"`
-		MaxModelLen int    `json:"max_model_len"`
-	} `json:"data"`
-}
-
-func (r *modelCards) check() *attemptError {
-	if r.Data == nil {
-		return fatal(errors.New(`answer has no "data" list of models`))
-	}
-	return nil
-}
-
 // readLimit reads the model's context length (both servers report max_model_len for
 // each model of GET /v1/models) and sets the largest budget the server accepts
 // every request of:
@@ -352,7 +338,7 @@ func (r *modelCards) check() *attemptError {
 //     init_req_max_new_tokens): the budget may be max_req_input_len (context_len - 6
 //     when not reported).
 func (p *Policy) readLimit(ctx context.Context, b *retryBudget, si *serverInfo) error {
-	var cards modelCards
+	var cards modelsResponse
 	if err := p.call(ctx, b, http.MethodGet, "/v1/models", p.cfg.Model, nil, &cards); err != nil {
 		return err
 	}

@@ -23,14 +23,8 @@ import (
 // --enable-deterministic-inference.
 
 type sglangSampling struct {
-	MaxNewTokens      int     `json:"max_new_tokens"`
-	Temperature       float64 `json:"temperature"`
-	TopP              float64 `json:"top_p"`
-	TopK              int     `json:"top_k"`
-	MinP              float64 `json:"min_p"`
-	RepetitionPenalty float64 `json:"repetition_penalty"`
-	PresencePenalty   float64 `json:"presence_penalty"`
-	FrequencyPenalty  float64 `json:"frequency_penalty"`
+	MaxNewTokens int `json:"max_new_tokens"`
+	samplerFields
 	StopTokenIDs      []int32 `json:"stop_token_ids"`
 	SkipSpecialTokens bool    `json:"skip_special_tokens"`
 	SamplingSeed      *int    `json:"sampling_seed,omitempty"`
@@ -107,18 +101,11 @@ func (r *sglangResponse) check() *attemptError {
 
 // generateSGLang samples through SGLang's POST /generate.
 func (p *Policy) generateSGLang(ctx context.Context, b *retryBudget, s sample) (sampled, error) {
-	sp := p.cfg.Sampling
 	req := sglangRequest{
 		InputIDs: s.prompt,
 		SamplingParams: sglangSampling{
 			MaxNewTokens:      s.maxTokens,
-			Temperature:       sp.Temperature,
-			TopP:              sp.TopP,
-			TopK:              sp.TopK,
-			MinP:              sp.MinP,
-			RepetitionPenalty: sp.RepetitionPenalty,
-			PresencePenalty:   sp.PresencePenalty,
-			FrequencyPenalty:  sp.FrequencyPenalty,
+			samplerFields:     p.cfg.Sampling.fields(),
 			StopTokenIDs:      s.stops,
 			SkipSpecialTokens: false,
 			SamplingSeed:      s.seed,

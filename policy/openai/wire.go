@@ -26,18 +26,29 @@ func (r *tokenizeResponse) check() *attemptError {
 	return nil
 }
 
+// samplerFields are the sampling fields both servers take under the same names; they
+// are always sent (no omitempty), so no server-side default applies.
+type samplerFields struct {
+	Temperature       float64 `json:"temperature"`
+	TopP              float64 `json:"top_p"`
+	TopK              int     `json:"top_k"`
+	MinP              float64 `json:"min_p"`
+	RepetitionPenalty float64 `json:"repetition_penalty"`
+	PresencePenalty   float64 `json:"presence_penalty"`
+	FrequencyPenalty  float64 `json:"frequency_penalty"`
+}
+
+func (s Sampling) fields() samplerFields {
+	return samplerFields{Temperature: s.Temperature, TopP: s.TopP, TopK: s.TopK, MinP: s.MinP,
+		RepetitionPenalty: s.RepetitionPenalty, PresencePenalty: s.PresencePenalty, FrequencyPenalty: s.FrequencyPenalty}
+}
+
 // completionRequest has no omitempty on the sampling fields: they are always sent.
 type completionRequest struct {
-	Model                  string  `json:"model"`
-	Prompt                 []int32 `json:"prompt"`
-	MaxTokens              int     `json:"max_tokens"`
-	Temperature            float64 `json:"temperature"`
-	TopP                   float64 `json:"top_p"`
-	TopK                   int     `json:"top_k"`
-	MinP                   float64 `json:"min_p"`
-	RepetitionPenalty      float64 `json:"repetition_penalty"`
-	PresencePenalty        float64 `json:"presence_penalty"`
-	FrequencyPenalty       float64 `json:"frequency_penalty"`
+	Model     string  `json:"model"`
+	Prompt    []int32 `json:"prompt"`
+	MaxTokens int     `json:"max_tokens"`
+	samplerFields
 	N                      int     `json:"n"`
 	Stream                 bool    `json:"stream"`
 	Logprobs               int     `json:"logprobs"`
@@ -131,7 +142,8 @@ func parseTokenID(s string) (int32, error) {
 
 type modelsResponse struct {
 	Data []struct {
-		ID string `json:"id"`
+		ID          string `json:"id"`
+		MaxModelLen int    `json:"max_model_len"` // null (0) for adapters
 	} `json:"data"`
 }
 
