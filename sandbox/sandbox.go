@@ -2,8 +2,12 @@ package sandbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/swerl/swerl/messages"
 )
@@ -99,6 +103,60 @@ type Workspace struct {
 	// Backends copy it and never write to it.
 	Checkout   string
 	BaseCommit string
+	// Env is the environment the task's repository needs (its repository's entry
+	// in the per-repository table, like the SWE-bench harness's specs); the zero
+	// value needs nothing. The local backend applies Links and Vars and picks an
+	// interpreter that imports PythonModules; the docker backend runs a task
+	// without an image of its own in an env image built from Env on top of its
+	// base image.
+	Env Env
+	// Activate is a shell prelude run before every command in Image, as the
+	// official SWE-bench / SWE-rebench images need (`source
+	// /opt/miniconda3/bin/activate && conda activate testbed`); "" lets the docker
+	// backend find out from the image itself.
+	Activate string
+}
+
+// Env is a repository's environment: what its tests need around the checkout.
+// Maps and slices are owned by the Env and never changed after it is made.
+type Env struct {
+	// Name labels the environment (the repository, "sympy/sympy"); "" for none.
+	Name string
+	// Packages are Debian packages installed into the docker env image.
+	Packages []string
+	// Links make commands that the repository's scripts call: name -> command,
+	// e.g. "python" -> "python3" for `#!/usr/bin/env python`. The target is looked
+	// up on PATH when the sandbox starts.
+	Links map[string]string
+	// PythonModules must import in the python3 the sandbox uses; the local
+	// backend picks the first python3 on PATH (then /usr/bin) that imports them.
+	PythonModules []string
+	// Vars are set for every command.
+	Vars map[string]string
+	// Offline says what of the repository's real environment cannot be met here
+	// (packages that are not in Debian, versions Debian does not ship).
+	Offline string
+}
+
+// IsZero reports whether the environment asks for nothing.
+func (e Env) IsZero() bool {
+	return len(e.Packages) == 0 && len(e.Links) == 0 && len(e.PythonModules) == 0 && len(e.Vars) == 0
+}
+
+// Hash identifies what the environment installs and sets (Name and Offline are
+// left out): equal environments share one docker env image.
+func (e Env) Hash() string {
+	h := sha256.New()
+	pkgs := slices.Sorted(slices.Values(e.Packages))
+	mods := slices.Sorted(slices.Values(e.PythonModules))
+	fmt.Fprintf(h, "packages=%q\nmodules=%q\n", pkgs, mods)
+	for _, k := range slices.Sorted(maps.Keys(e.Links)) {
+		fmt.Fprintf(h, "link %q=%q\n", k, e.Links[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(e.Vars)) {
+		fmt.Fprintf(h, "var %q=%q\n", k, e.Vars[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // Resolver maps a task to its workspace. Implementations prepare checkouts once per
