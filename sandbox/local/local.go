@@ -37,14 +37,18 @@ type Config struct {
 	// GoCache is the Go build cache shared by every sandbox (content-addressed, safe
 	// to share); default the user's cache directory.
 	GoCache string
-	// Path is the PATH commands see (default Go's bin directory, /usr/local/bin,
-	// /usr/bin, /bin).
+	// Path is the PATH commands see (default: Go's bin directory, then the PATH
+	// swerl runs with, then /usr/local/bin, /usr/bin and /bin). A task's
+	// environment (Workspace.Env) puts its own bin directory first.
 	Path string
 }
 
 // Factory starts local sandboxes.
 type Factory struct {
 	cfg Config
+
+	pyMu    sync.Mutex
+	pythons map[string]string // module set -> interpreter that imports it
 }
 
 const dirPrefix = "swerl-sb-"
@@ -71,10 +75,7 @@ func New(cfg Config) (*Factory, error) {
 		cfg.GoCache = filepath.Join(d, "swerl", "gocache")
 	}
 	if cfg.Path == "" {
-		cfg.Path = "/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin"
-		if goroot, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-			cfg.Path = filepath.Join(strings.TrimSpace(string(goroot)), "bin") + ":/usr/local/bin:/usr/bin:/bin"
-		}
+		cfg.Path = defaultPath()
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("local sandbox directory %s: %w", cfg.Dir, err)
@@ -139,7 +140,7 @@ func (f *Factory) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox
 	if err != nil {
 		return nil, fmt.Errorf("local sandbox: %w (is %s writable and not full?)", err, f.cfg.Dir)
 	}
-	s := &Sandbox{f: f, dir: dir, root: filepath.Join(dir, "repo"), base: ws.BaseCommit, running: map[int]bool{}}
+	s := &Sandbox{f: f, dir: dir, root: filepath.Join(dir, "repo"), base: ws.BaseCommit, pathEnv: f.cfg.Path, running: map[int]bool{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -154,6 +155,9 @@ func (f *Factory) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox
 			return nil, err
 		}
 	}
+	if err := f.applyEnv(ctx, s, spec.Task.ID, ws.Env); err != nil {
+		return nil, err
+	}
 	cp := exec.CommandContext(ctx, "cp", "-a", ws.Checkout+"/.", s.root)
 	if out, err := cp.CombinedOutput(); err != nil {
 		if ctx.Err() != nil {
@@ -167,10 +171,12 @@ func (f *Factory) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox
 
 // Sandbox is one private copy of a repository.
 type Sandbox struct {
-	f    *Factory
-	dir  string // holds repo/, home/, tmp/
-	root string
-	base string
+	f       *Factory
+	dir     string // holds repo/, home/, tmp/
+	root    string
+	base    string
+	pathEnv string   // PATH of its commands: the env's bin directory, then Config.Path
+	vars    []string // the env's variables, NAME=value
 
 	mu      sync.Mutex
 	running map[int]bool // process groups of commands in flight
@@ -181,13 +187,13 @@ type Sandbox struct {
 func (s *Sandbox) Root() string { return s.root }
 
 func (s *Sandbox) env() []string {
-	return []string{
-		"PATH=" + s.f.cfg.Path, "HOME=" + filepath.Join(s.dir, "home"), "TMPDIR=" + filepath.Join(s.dir, "tmp"),
+	return append([]string{
+		"PATH=" + s.pathEnv, "HOME=" + filepath.Join(s.dir, "home"), "TMPDIR=" + filepath.Join(s.dir, "tmp"),
 		"LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TERM=dumb", "PAGER=cat", "GIT_PAGER=cat",
 		"GOCACHE=" + s.f.cfg.GoCache, "GOPATH=" + filepath.Join(s.dir, "home", "go"), "GOFLAGS=-mod=mod",
 		"GOTOOLCHAIN=local", "GOPROXY=off", "GOTELEMETRY=off", "CGO_ENABLED=0",
 		"PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "PIP_NO_INPUT=1",
-	}
+	}, s.vars...)
 }
 
 // Exec implements sandbox.Sandbox.
