@@ -80,6 +80,9 @@ fi
 stage "sandbox base image"
 if [ "$docker_ok" = 1 ]; then
 	bash scripts/build-base-image.sh
+	# The stand-in for an official SWE-bench image (conda env activated for every
+	# command) that sandbox/docker's and swe's tests run tasks in.
+	bash scripts/build-official-test-image.sh
 else
 	say "skipped: no Docker daemon"
 fi

@@ -69,6 +69,8 @@ type Factory struct {
 	seq      atomic.Int64
 	pool     *pool // nil without a warm pool
 
+	activations activations // task images' preludes (activate.go)
+
 	testHookCreated func(id string) // called after a container is created (tests)
 	testNoKill      bool            // killCommands fails at once (tests)
 
@@ -239,7 +241,10 @@ func (f *Factory) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox
 	if f.pool != nil {
 		if c := f.pool.take(ctx, want.key()); c != nil {
 			f.pool.fill(want)
-			s := f.sandbox(c, ws, spec)
+			s, err := f.activated(ctx, c, ws, spec)
+			if err != nil {
+				return nil, err
+			}
 			name := f.name(spec)
 			if _, err := f.cli.ContainerRename(ctx, c.id, client.ContainerRenameOptions{NewName: name}); err == nil {
 				s.name = name
@@ -255,8 +260,12 @@ func (f *Factory) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox
 	if f.pool != nil {
 		f.pool.fill(want)
 	}
+	s, err := f.activated(ctx, c, ws, spec)
+	if err != nil {
+		return nil, err
+	}
 	f.log.Debug("sandbox started", "ref", spec.Ref, "container", short(c.id))
-	return f.sandbox(c, ws, spec), nil
+	return s, nil
 }
 
 // tracker counts operations in flight and lets Close wait for them. Unlike a

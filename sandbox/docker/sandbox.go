@@ -28,6 +28,8 @@ type Sandbox struct {
 	root string
 	base string
 	spec sandbox.Spec
+	// activate is the prelude every Exec runs first ("" for none; activate.go).
+	activate string
 
 	mu        sync.Mutex
 	idle      string // pid of the idle process (changes when the container restarts)
@@ -53,14 +55,17 @@ func (s *Sandbox) isClosed() bool {
 
 // Exec implements sandbox.Sandbox: bash -c command in Root (or / when the agent
 // removed it), stdout and stderr together, capped at Config.OutputLimit while read.
-// Nothing the command started survives it. On ctx's end it returns the partial
-// output, exit code -1 and ctx's error.
+// In a task image with an activation prelude (Workspace.Activate, or the conda
+// layout of the official SWE-bench images) the prelude runs first in the same
+// shell; when it fails the command does not run and the exit status is
+// ActivateFailedExit. Nothing the command started survives it. On ctx's end it
+// returns the partial output, exit code -1 and ctx's error.
 func (s *Sandbox) Exec(ctx context.Context, command string) (sandbox.Output, error) {
 	if s.isClosed() {
 		return sandbox.Output{}, sandbox.Died(errors.New("sandbox closed"))
 	}
 	capture := sandbox.NewCapture(s.f.cfg.OutputLimit)
-	code, err := s.execIn(ctx, capture, capture, command)
+	code, err := s.execIn(ctx, capture, capture, withPrelude(s.activate, command))
 	out := sandbox.Output{Text: capture.String(), ExitCode: code}
 	switch {
 	case err == nil:
