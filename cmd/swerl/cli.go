@@ -20,6 +20,7 @@ commands:
           'bench sandbox': sandbox ready time and exec round trip, next to the docker CLI;
           'bench learner': rollout and learner tokens/s of the embedded recipe's tiny model
   tasks   validate a task file: gold patches resolve, empty patches do not (real sandboxes)
+  images  'images build': build the docker sandbox's per-repository env images of a task file
   rollout sample, grade and record rollouts from an OpenAI-compatible server (vLLM, SGLang);
           with --learner, synchronous DAPO against an external trainer
   rft     turn trajectory records into rejection fine-tuning data (chat messages + token masks)
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return bench(ctx, args[1:], stdout, stderr)
 	case "tasks":
 		return tasksCmd(ctx, args[1:], stdout, stderr)
+	case "images":
+		return imagesCmd(ctx, args[1:], stdout, stderr)
 	case "rollout":
 		return rolloutCmd(ctx, args[1:], stdout, stderr)
 	case "rft":

@@ -80,6 +80,8 @@ type Factory struct {
 	closed   bool
 	work     tracker // Starts and pool fills in flight
 	removals tracker // container removals in flight
+
+	envs envImages // env images built or being built (envimage.go)
 }
 
 // New connects to the daemon, checks the base image, and removes what crashed runs
@@ -238,6 +240,9 @@ func (f *Factory) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox
 		return nil, fmt.Errorf("task %s: workspace has neither an image nor a checkout", spec.Task.ID)
 	}
 	want := f.want(ws, spec.Task.ID)
+	if err := f.useEnvImage(ctx, ws, &want); err != nil {
+		return nil, err
+	}
 	if f.pool != nil {
 		if c := f.pool.take(ctx, want.key()); c != nil {
 			f.pool.fill(want)
