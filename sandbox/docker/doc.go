@@ -5,7 +5,14 @@
 // A sandbox is one container: the task's own image with its repository at ImageRoot
 // (/testbed by default), or the base image (swerl-base:latest, built by
 // scripts/build-base-image.sh) with the task's checkout streamed into /testbed
-// before the container starts, owned by root with its modes kept. The container
+// before the container starts, owned by root with its modes kept. A checkout whose
+// Workspace.Env installs packages, links commands or sets variables runs in an env
+// image instead: the base image plus that environment, built once per
+// (base image, Env.Hash()) from a container with network and tagged
+// swerl-env:<hash> (envimage.go); later runs and processes reuse it. A task image
+// with the official SWE-bench / SWE-rebench layout (/opt/miniconda3 with an env
+// named testbed) runs every command after `source /opt/miniconda3/bin/activate &&
+// conda activate testbed`, as their harness does (activate.go). The container
 // idles in `sleep infinity` under docker-init (which reaps zombies) with no network,
 // no-new-privileges, every capability dropped but CHOWN, DAC_OVERRIDE and FOWNER,
 // and limits on memory, processes and CPU (Config).

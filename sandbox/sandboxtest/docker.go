@@ -46,7 +46,7 @@ func RequireDocker(t testing.TB, images ...string) {
 	defer cancel()
 	for _, img := range images {
 		if _, err := cli.ImageInspect(ctx, img); err != nil {
-			t.Fatalf("a Docker daemon answers but image %s is not there (%v): build it with scripts/build-base-image.sh", img, err)
+			t.Fatalf("a Docker daemon answers but image %s is not there (%v): build it with scripts/build-base-image.sh (swerl-base) or scripts/build-official-test-image.sh (swerl-official-test)", img, err)
 		}
 	}
 }
