@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/swerl/swerl/messages"
@@ -50,7 +51,10 @@ type World struct {
 }
 
 // LoadTaskFile reads a task file, or the built-in suite for "builtin". A file with
-// bad lines returns the good tasks and an error listing every bad one.
+// bad lines returns the good tasks and an error listing every bad one. A task of a
+// file that is a built-in one (same instance_id and base_commit, as in a copy of
+// the suite's own tasks.jsonl) gets the built-in snapshot, so that it resolves
+// without a mirror.
 func LoadTaskFile(name string) ([]swe.Task, map[string]map[string][]byte, error) {
 	if name == builtin.Name {
 		tasks, err := builtin.Tasks()
@@ -61,10 +65,43 @@ func LoadTaskFile(name string) ([]swe.Task, map[string]map[string][]byte, error)
 		return tasks, snaps, err
 	}
 	tasks, err := swe.LoadTasks(name)
-	return tasks, nil, err
+	snaps, berr := builtinSnapshotsOf(tasks)
+	return tasks, snaps, errors.Join(err, berr)
 }
 
-// OpenWorld prepares the backend and the grader.
+// builtinSnapshotsOf returns the built-in snapshots of the tasks that are built-in
+// ones, nil when none is.
+func builtinSnapshotsOf(tasks []swe.Task) (map[string]map[string][]byte, error) {
+	suite, err := builtin.Tasks()
+	if err != nil {
+		return nil, fmt.Errorf("built-in suite: %w", err)
+	}
+	base := make(map[string]string, len(suite))
+	for _, t := range suite {
+		base[t.InstanceID] = t.BaseCommit
+	}
+	var ids []string
+	for _, t := range tasks {
+		if b, ok := base[t.InstanceID]; ok && b == t.BaseCommit {
+			ids = append(ids, t.InstanceID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	all, err := builtin.Snapshots()
+	if err != nil {
+		return nil, fmt.Errorf("built-in suite: %w", err)
+	}
+	out := make(map[string]map[string][]byte, len(ids))
+	for _, id := range ids {
+		out[id] = all[id]
+	}
+	return out, nil
+}
+
+// OpenWorld prepares the backend and the grader. CheckoutDir and Mirror may be
+// relative to the working directory.
 func OpenWorld(ctx context.Context, cfg WorldConfig) (*World, error) {
 	if len(cfg.Tasks) == 0 {
 		return nil, errors.New("no tasks")
@@ -73,8 +110,19 @@ func OpenWorld(ctx context.Context, cfg WorldConfig) (*World, error) {
 	if dir == "" {
 		dir = checkout.DefaultDir()
 	}
+	// git runs in other directories: relative paths would name the wrong ones.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("checkout directory: %w", err)
+	}
+	mirror := cfg.Mirror
+	if mirror != "" {
+		if mirror, err = filepath.Abs(mirror); err != nil {
+			return nil, fmt.Errorf("mirror directory: %w", err)
+		}
+	}
 	res := checkout.NewResolver(dir, cfg.Tasks, cfg.Snapshots)
-	res.Mirror = cfg.Mirror
+	res.Mirror = mirror
 	w := &World{Tasks: cfg.Tasks, close: func(context.Context) error { return nil }}
 	for _, t := range cfg.Tasks {
 		w.Refs = append(w.Refs, t.Ref())
