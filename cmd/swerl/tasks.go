@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -20,7 +21,9 @@ import (
 const tasksUsage = `usage: swerl tasks validate FILE|builtin [flags]
 
 Grades every task's gold patch (must resolve) and the empty patch (must not) in real
-sandboxes, prints a table and exits non-zero on any wrong result or bad line.
+sandboxes, prints a table and exits non-zero on any wrong result, grading error or
+bad line. A grading error is often a test runner that cannot start in the sandbox
+(shown as "error", with the end of its log; --keep-logs DIR keeps every log).
 `
 
 func tasksCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -31,8 +34,9 @@ func tasksCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("tasks validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	backend := fs.String("sandbox", engine.SandboxLocal, "sandbox backend: local or docker")
-	conc := fs.Int("concurrency", 4, "tasks graded at once")
+	conc := fs.Int("concurrency", runtime.NumCPU(), "tasks graded at once (one per CPU unless set)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "limit for one test run")
+	keepLogs := fs.String("keep-logs", "", "directory to keep every test log in (<instance_id>.a1.t1.log: gold; .a2: empty patch)")
 	mirror := fs.String("repos", "", "directory of local clones for tasks that are not built in (owner__name)")
 	checkouts := fs.String("checkouts", "", "directory for prepared task repositories (default: user cache)")
 	var file string
@@ -62,6 +66,7 @@ func tasksCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	w.Grader.KeepLogs = *keepLogs
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
@@ -70,34 +75,51 @@ func tasksCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	results := validateTasks(ctx, w, *conc, stderr)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TASK\tLANG\tLEVEL\tGOLD\tEMPTY\tSECONDS\tDETAIL")
-	var goldOK, emptyOK, bad int
+	var goldResolved, emptyResolved, errs, bad int
 	for _, r := range results {
 		lang, level := metaOf(r.task)
-		detail := ""
-		if !r.gold.ok() {
-			detail = "gold: " + r.gold.detail()
-		} else if !r.empty.ok() {
-			detail = "empty: " + r.empty.detail()
+		if r.gold.resolved() {
+			goldResolved++
 		}
-		if r.gold.ok() {
-			goldOK++
+		if r.empty.resolved() {
+			emptyResolved++
 		}
-		if r.empty.ok() {
-			emptyOK++
+		for _, g := range []gradeOutcome{r.gold, r.empty} {
+			if g.err != nil {
+				errs++
+			}
 		}
 		if !r.gold.ok() || !r.empty.ok() {
 			bad++
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f\t%s\n", r.task.InstanceID, lang, level, r.gold.mark(), r.empty.mark(),
-			r.elapsed.Seconds(), oneLine(detail, 120))
+			r.elapsed.Seconds(), oneLine(r.detail(), 160))
 	}
 	tw.Flush()
+	if errs > 0 {
+		fmt.Fprintln(stdout, "\ngrading errors:")
+		for _, r := range results {
+			for _, g := range []struct {
+				name string
+				o    gradeOutcome
+			}{{"gold", r.gold}, {"empty", r.empty}} {
+				if g.o.err != nil {
+					fmt.Fprintf(stdout, "%s, %s patch: %v\n", r.task.InstanceID, g.name, g.o.err)
+				}
+			}
+		}
+	}
 	n := len(results)
-	fmt.Fprintf(stdout, "\n%s (%s sandbox): gold resolved %d/%d (%.0f%%), empty resolved %d/%d (%.0f%%)\n", file, *backend,
-		goldOK, n, pct(goldOK, n), n-emptyOK, n, pct(n-emptyOK, n))
+	fmt.Fprintf(stdout, "\n%s (%s sandbox): gold resolved %d/%d (%.0f%%), empty resolved %d/%d (%.0f%%), errors %d\n", file, *backend,
+		goldResolved, n, pct(goldResolved, n), emptyResolved, n, pct(emptyResolved, n), errs)
+	if *keepLogs != "" {
+		fmt.Fprintf(stdout, "test logs in %s (<instance_id>.a1.t1.log: gold patch, .a2.t1.log: empty patch)\n", *keepLogs)
+	}
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case bad > 0 && errs > 0:
+		return fmt.Errorf("tasks validate: %d of %d tasks gave a wrong result or an error (%d grading errors, listed above)", bad, n, errs)
 	case bad > 0:
 		return fmt.Errorf("tasks validate: %d of %d tasks gave a wrong result", bad, n)
 	case loadErr != nil:
@@ -114,6 +136,9 @@ type gradeOutcome struct {
 
 func (g gradeOutcome) ok() bool { return g.err == nil && g.verdict.Resolved == g.want }
 
+// resolved reports a real resolved verdict (an error is not one).
+func (g gradeOutcome) resolved() bool { return g.err == nil && g.verdict.Resolved }
+
 func (g gradeOutcome) mark() string {
 	switch {
 	case g.err != nil:
@@ -124,17 +149,63 @@ func (g gradeOutcome) mark() string {
 	return "unresolved"
 }
 
+// detail is the outcome for the table: the F2P/P2P counts of a right result, the
+// verdict's detail of a wrong one, the reason and end of the log of a runner that
+// did not run, the error of another failure.
 func (g gradeOutcome) detail() string {
-	if g.err != nil {
-		return g.err.Error()
+	var re *swe.RunnerError
+	switch {
+	case errors.As(g.err, &re):
+		return fmt.Sprintf("error: %s: %s", re.Reason, strings.Join(tailLines(re.Tail, 3), " | "))
+	case g.err != nil:
+		return "error: " + g.err.Error()
+	case g.ok():
+		return shortCounts(g.verdict.Detail)
 	}
 	return g.verdict.Detail
+}
+
+// shortCounts turns a verdict's "FAIL_TO_PASS 1/1, PASS_TO_PASS 3/3; failing: ..."
+// into "F2P 1/1 P2P 3/3"; another detail comes back whole.
+func shortCounts(detail string) string {
+	counts, _, _ := strings.Cut(detail, ";")
+	if !strings.HasPrefix(counts, "FAIL_TO_PASS ") {
+		return detail
+	}
+	return strings.NewReplacer("FAIL_TO_PASS ", "F2P ", ", PASS_TO_PASS ", " P2P ").Replace(counts)
+}
+
+// tailLines returns the last n non-blank lines of s.
+func tailLines(s string, n int) []string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	return lines[max(0, len(lines)-n):]
 }
 
 type validation struct {
 	task        swe.Task
 	gold, empty gradeOutcome
 	elapsed     time.Duration
+}
+
+// detail is the table's last column: both counts when both results are right,
+// else what went wrong with each wrong one.
+func (v validation) detail() string {
+	if v.gold.ok() && v.empty.ok() {
+		return "gold " + v.gold.detail() + "; empty " + v.empty.detail()
+	}
+	var parts []string
+	if !v.gold.ok() {
+		parts = append(parts, "gold: "+v.gold.detail())
+	}
+	if !v.empty.ok() {
+		parts = append(parts, "empty: "+v.empty.detail())
+	}
+	return strings.Join(parts, "; ")
 }
 
 func validateTasks(ctx context.Context, w *engine.World, conc int, progress io.Writer) []validation {
@@ -156,7 +227,8 @@ func validateTasks(ctx context.Context, w *engine.World, conc int, progress io.W
 			defer func() { <-sem }()
 			begin := time.Now()
 			grade := func(attempt int, patch string, want bool) gradeOutcome {
-				v, err := w.Grader.Grade(ctx, messages.GradeRequest{Ref: messages.EpisodeRef{TaskID: t.InstanceID, Sample: attempt},
+				// The attempt tells the two grades apart (their sandboxes and kept logs).
+				v, err := w.Grader.Grade(ctx, messages.GradeRequest{Ref: messages.EpisodeRef{TaskID: t.InstanceID},
 					Attempt: attempt, Try: 1, Task: t.Ref(), Patch: patch})
 				return gradeOutcome{want: want, verdict: v, err: err}
 			}
