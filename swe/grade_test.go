@@ -62,7 +62,7 @@ func newGrader(t *testing.T, edit func(*swe.Task)) (*swe.TestGrader, swe.Task) {
 	if edit != nil {
 		edit(&task)
 	}
-	f, err := local.New(local.Config{Resolver: sandboxtest.Resolver{Workspace: sandbox.Workspace{Checkout: repo, BaseCommit: commit}}, Dir: t.TempDir()})
+	f, err := local.New(local.Config{Resolver: sandboxtest.Resolver{Workspace: sandbox.Workspace{Checkout: repo, BaseCommit: commit, Env: swe.EnvFor(task)}}, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

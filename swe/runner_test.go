@@ -65,7 +65,7 @@ func runnerGrader(t *testing.T, backend string, extra map[string]string, exec []
 	if edit != nil {
 		edit(&task)
 	}
-	res := sandboxtest.Resolver{Workspace: sandbox.Workspace{Checkout: repo, BaseCommit: commit}}
+	res := sandboxtest.Resolver{Workspace: sandbox.Workspace{Checkout: repo, BaseCommit: commit, Env: swe.EnvFor(task)}}
 	var f sandbox.Factory
 	switch backend {
 	case onLocal:
