@@ -8,15 +8,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/swerl/swerl/messages"
 )
 
-// LineError is one problem with one line of a task file. Field is the JSON key at
-// fault ("install_config.test_cmd" for a nested one), or "" when the line as a whole
-// is bad (not JSON, not an object).
+// LineError is one problem with one line of a task file (of a Parquet file: one
+// row, Line counting rows from 1). Field is the JSON key (Parquet column) at fault
+// ("install_config.test_cmd" for a nested one), or "" when the line as a whole is
+// bad (not JSON, not an object).
 type LineError struct {
 	File  string
 	Line  int
@@ -72,27 +74,55 @@ func (e *LoadError) Unwrap() []error {
 	return errs
 }
 
-// LoadTasks reads a SWE-bench / SWE-rebench task file: JSON Lines (one task object
-// per line, blank lines skipped) or, when the first non-blank byte is '[', one JSON
-// array of task objects. See ReadTasks for what comes back.
+// LoadTasks reads a SWE-bench / SWE-rebench task file: Parquet (the Hugging Face
+// hub's format: a file that starts with "PAR1", whatever its name), JSON Lines (one
+// task object per line, blank lines skipped) or, when the first non-blank byte is
+// '[', one JSON array of task objects. A Parquet row is turned into the JSON object
+// of the same columns (see ReadTasks) and checked exactly as a line is; for Parquet,
+// a LineError's Line is the row number (from 1). A file named *.parquet that does
+// not start with "PAR1", or that is not valid Parquet, is a plain error naming it.
+// See ReadTasks for what comes back.
 func LoadTasks(path string) ([]Task, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	var magic [len(parquetMagic)]byte
+	if n, _ := f.ReadAt(magic[:], 0); n == len(magic) && string(magic[:]) == parquetMagic {
+		st, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		return readParquet(f, st.Size(), path)
+	}
 	return ReadTasks(f, path)
 }
 
 // ReadTasks reads tasks from r; name labels errors (usually the file's path). Lines
-// may be of any length. It returns the tasks of the good lines, in order, and, when
-// some lines are bad, a *LoadError naming each (file, line, field, what is wrong):
-// malformed JSON, a field of the wrong type, a missing instance_id, repo,
-// base_commit or problem_statement, an empty FAIL_TO_PASS, or an instance_id already
-// seen (the first one is kept). A read error or a file with no task at all is a
-// plain error.
+// may be of any length. Input that starts with "PAR1" is read whole as a Parquet
+// file: every column becomes a key of the row's object (strings and byte arrays as
+// strings, numbers, booleans, timestamps as RFC 3339 strings, LIST and repeated
+// columns as lists, structs and MAPs as objects, nulls as null) and each row is
+// checked as a line is, "line" meaning the row. It returns the tasks of the good
+// lines, in order, and, when some lines are bad, a *LoadError naming each (file,
+// line, field, what is wrong): malformed JSON, a field of the wrong type, a missing
+// instance_id, repo, base_commit or problem_statement, an empty FAIL_TO_PASS, or an
+// instance_id already seen (the first one is kept). A read error, a file with no
+// task at all, a name ending in .parquet without Parquet content, or invalid
+// Parquet is a plain error.
 func ReadTasks(r io.Reader, name string) ([]Task, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
+	if magic, _ := br.Peek(len(parquetMagic)); string(magic) == parquetMagic {
+		data, err := io.ReadAll(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return readParquet(bytes.NewReader(data), int64(len(data)), name)
+	}
+	if strings.EqualFold(filepath.Ext(name), ".parquet") {
+		return nil, fmt.Errorf("%s: not a Parquet file: it does not start with %q; fix: download it again, or rename a JSON Lines file to .jsonl", name, parquetMagic)
+	}
 	if isArray, err := startsWithArray(br); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	} else if isArray {
@@ -463,10 +493,10 @@ func (l TestList) MarshalJSON() ([]byte, error) {
 }
 
 // knownInstallKeys are the install_config keys with fields of their own.
-var knownInstallKeys = map[string]bool{"test_cmd": true, "log_parser": true, "install": true, "env": true}
+var knownInstallKeys = map[string]bool{"test_cmd": true, "log_parser": true, "install": true, "pre_install": true, "env": true}
 
-// UnmarshalJSON decodes an install_config object. test_cmd and install may be a
-// string or a list of strings (joined with " && ", the SWE-bench specs' list form);
+// UnmarshalJSON decodes an install_config object. test_cmd, install and
+// pre_install may be a string or a list of strings (joined with " && ", the SWE-bench specs' list form);
 // env is an object of strings (numbers and booleans are kept as written); every
 // other key is kept, undecoded, in Extra.
 func (c *InstallConfig) UnmarshalJSON(data []byte) error {
@@ -490,6 +520,9 @@ func (c *InstallConfig) UnmarshalJSON(data []byte) error {
 	if out.Install, err = stringOrList(obj["install"]); err != nil {
 		return &fieldError{Field: "install", Msg: err.Error()}
 	}
+	if out.PreInstall, err = stringOrList(obj["pre_install"]); err != nil {
+		return &fieldError{Field: "pre_install", Msg: err.Error()}
+	}
 	if out.Env, err = envMap(obj["env"]); err != nil {
 		return &fieldError{Field: "env", Msg: err.Error()}
 	}
@@ -507,7 +540,7 @@ func (c *InstallConfig) UnmarshalJSON(data []byte) error {
 
 // MarshalJSON writes the known fields and Extra as one object.
 func (c InstallConfig) MarshalJSON() ([]byte, error) {
-	obj := make(map[string]any, len(c.Extra)+4)
+	obj := make(map[string]any, len(c.Extra)+5)
 	for k, v := range c.Extra {
 		if !knownInstallKeys[k] {
 			obj[k] = v
@@ -521,6 +554,9 @@ func (c InstallConfig) MarshalJSON() ([]byte, error) {
 	}
 	if c.Install != "" {
 		obj["install"] = c.Install
+	}
+	if c.PreInstall != "" {
+		obj["pre_install"] = c.PreInstall
 	}
 	if len(c.Env) > 0 {
 		obj["env"] = c.Env

@@ -102,7 +102,8 @@ func TestReadTasksSWERebenchRow(t *testing.T) {
 		t.Fatal("no install_config")
 	}
 	if ic.TestCmd != "pytest --no-header -rA --tb=line --color=no -p no:cacheprovider -W ignore::DeprecationWarning" ||
-		ic.LogParser != "parse_log_pytest" || ic.Install != "pip install -e ." {
+		ic.LogParser != "parse_log_pytest" || ic.Install != "pip install -e ." ||
+		ic.PreInstall != "apt-get update && apt-get install -y gcc" {
 		t.Errorf("install_config: %+v", ic)
 	}
 	if !reflect.DeepEqual(ic.Env, map[string]string{"TZ": "UTC", "WORKERS": "2", "CI": "true"}) {
@@ -112,10 +113,13 @@ func TestReadTasksSWERebenchRow(t *testing.T) {
 	for k := range ic.Extra {
 		keys = append(keys, k)
 	}
-	for _, k := range []string{"python", "packages", "pip_packages", "pre_install", "no_use_env"} {
+	for _, k := range []string{"python", "packages", "pip_packages", "no_use_env"} {
 		if _, ok := ic.Extra[k]; !ok {
 			t.Errorf("Extra lacks %q (has %v)", k, keys)
 		}
+	}
+	if _, ok := ic.Extra["pre_install"]; ok {
+		t.Errorf("pre_install, a known field, is also in Extra")
 	}
 	if string(ic.Extra["pip_packages"]) != `["pytest","hypothesis"]` {
 		t.Errorf("Extra[pip_packages] = %s", ic.Extra["pip_packages"])
@@ -137,7 +141,10 @@ func TestInstallConfigForms(t *testing.T) {
 			InstallConfig{TestCmd: "go build ./... && go test -v ./..."}},
 		{"install list", `{"install": ["pip install -e .", "", "pip install pytest"]}`,
 			InstallConfig{Install: "pip install -e . && pip install pytest"}},
-		{"nulls", `{"test_cmd": null, "log_parser": null, "env": null}`, InstallConfig{}},
+		{"pre_install list", `{"pre_install": ["apt-get update", "apt-get install -y gcc"]}`,
+			InstallConfig{PreInstall: "apt-get update && apt-get install -y gcc"}},
+		{"pre_install string", `{"pre_install": "apt-get update"}`, InstallConfig{PreInstall: "apt-get update"}},
+		{"nulls", `{"test_cmd": null, "log_parser": null, "pre_install": null, "env": null}`, InstallConfig{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,6 +377,9 @@ func FuzzReadTasks(f *testing.F) {
 		tasks, err := ReadTasks(strings.NewReader(in), "fuzz.jsonl")
 		if strings.HasPrefix(strings.TrimLeft(strings.TrimPrefix(in, "\uFEFF"), " \t\r\n"), "[") {
 			return // JSON array mode: no per-line accounting
+		}
+		if strings.HasPrefix(in, parquetMagic) {
+			return // Parquet mode: FuzzReadTasksParquet
 		}
 		nonBlank := 0
 		for l := range strings.Lines(in) {

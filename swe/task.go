@@ -27,12 +27,16 @@ type Task struct {
 // JSON-encoded string holding one; both decode.
 type TestList []string
 
-// InstallConfig is SWE-rebench's per-task environment description. swerl reads
-// TestCmd, LogParser, Install and Env; the other keys are kept in Extra.
+// InstallConfig is SWE-rebench's per-task environment description. swerl decodes
+// TestCmd, LogParser, Install, PreInstall and Env; the other keys (python,
+// packages, pip_packages, reqs_path, eval_commands, ...) are kept in Extra.
+// PreInstall is decoded for callers that build environments; grading does not run
+// it.
 type InstallConfig struct {
-	TestCmd   string                     `json:"test_cmd,omitempty"`
-	LogParser string                     `json:"log_parser,omitempty"`
-	Install   string                     `json:"install,omitempty"`
-	Env       map[string]string          `json:"env,omitempty"`
-	Extra     map[string]json.RawMessage `json:"-"`
+	TestCmd    string                     `json:"test_cmd,omitempty"`
+	LogParser  string                     `json:"log_parser,omitempty"`
+	Install    string                     `json:"install,omitempty"`
+	PreInstall string                     `json:"pre_install,omitempty"` // install_config.pre_install, a list joined with " && "
+	Env        map[string]string          `json:"env,omitempty"`
+	Extra      map[string]json.RawMessage `json:"-"`
 }

@@ -29,7 +29,7 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("rollout", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, rolloutUsage); fs.PrintDefaults() }
-	taskFile := fs.String("tasks", "", "task file (SWE-bench JSONL) or 'builtin'")
+	taskFile := fs.String("tasks", "", "task file (SWE-bench JSONL, JSON array or Parquet) or 'builtin'")
 	endpoint := fs.String("endpoint", "", "base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000")
 	model := fs.String("model", "", "served model name")
 	apiKey := fs.String("api-key", os.Getenv("OPENAI_API_KEY"), "bearer token (default $OPENAI_API_KEY)")
@@ -58,6 +58,7 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	learnerWait := fs.Duration("learner-timeout", 2*time.Hour, "how long to wait for the trainer to serve the next policy")
 	mirror := fs.String("repos", "", "directory of local clones for tasks that are not built in (owner__name)")
 	checkouts := fs.String("checkouts", "", "directory for prepared task repositories (default: user cache)")
+	selectTasks := taskSelectionFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,6 +92,10 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if len(tasks) == 0 {
 			return fmt.Errorf("rollout: no valid task in %s", *taskFile)
 		}
+	}
+	tasks, err := selectTasks(tasks)
+	if err != nil {
+		return fmt.Errorf("rollout: %w", err)
 	}
 
 	var trainer policy.Trainer

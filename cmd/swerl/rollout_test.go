@@ -470,3 +470,46 @@ func TestRolloutNothingFinishedFails(t *testing.T) {
 		t.Fatalf("summary not printed:\n%s", stdout.String())
 	}
 }
+
+// --instances and --limit pick the tasks of a rollout, in file order, before the
+// endpoint is contacted; an id the file lacks is named.
+func TestRolloutSelectsTasks(t *testing.T) {
+	tasks, err := builtin.Tasks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := tasks[0].InstanceID, tasks[1].InstanceID
+	srv := openaitest.NewServerWith(t, goldHandler(t, tasks), serverModes["vllm"])
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	err = run(context.Background(), []string{"rollout", "--tasks", "builtin", "--endpoint", srv.URL,
+		"--model", openaitest.DefaultModel, "-n", "2", "--out", out, "--instances", second + "," + first, "--limit", "1"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("rollout: %v\nstderr tail:\n%s", err, tail(stderr.String(), 30))
+	}
+	recs, err := records.ReadJSONL(filepath.Join(out, "records.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2 (one task, -n 2)", len(recs))
+	}
+	for _, r := range recs {
+		if r.TaskID != first {
+			t.Errorf("record of %s, want only %s (the first of the two in file order)", r.TaskID, first)
+		}
+	}
+
+	// A port nobody listens on: the unknown id is reported before it is tried.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	err = run(context.Background(), []string{"rollout", "--tasks", "builtin", "--endpoint", dead, "--model", "m",
+		"--out", t.TempDir(), "--instances", first + ",swerl__nope-9"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "swerl__nope-9") || strings.Contains(err.Error(), "endpoint") {
+		t.Fatalf("unknown instance: %v, want an error naming swerl__nope-9 (and no endpoint check)", err)
+	}
+}

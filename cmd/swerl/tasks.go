@@ -39,6 +39,7 @@ func tasksCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	keepLogs := fs.String("keep-logs", "", "directory to keep every test log in (<instance_id>.a1.t1.log: gold; .a2: empty patch)")
 	mirror := fs.String("repos", "", "directory of local clones for tasks that are not built in (owner__name)")
 	checkouts := fs.String("checkouts", "", "directory for prepared task repositories (default: user cache)")
+	selectTasks := taskSelectionFlags(fs)
 	var file string
 	rest := args[1:]
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
@@ -60,6 +61,10 @@ func tasksCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if len(tasks) == 0 {
 			return fmt.Errorf("tasks validate: no valid task in %s", file)
 		}
+	}
+	tasks, err := selectTasks(tasks)
+	if err != nil {
+		return fmt.Errorf("tasks validate: %w", err)
 	}
 	w, err := engine.OpenWorld(ctx, engine.WorldConfig{Tasks: tasks, Snapshots: snaps, Sandbox: *backend,
 		CheckoutDir: *checkouts, Mirror: *mirror, TestTimeout: *timeout})
@@ -271,4 +276,20 @@ func oneLine(s string, n int) string {
 		return s[:n-3] + "..."
 	}
 	return s
+}
+
+// taskSelectionFlags defines --instances and --limit on fs and returns the
+// selection they ask for (swe.Select), to apply to the loaded tasks.
+func taskSelectionFlags(fs *flag.FlagSet) func([]swe.Task) ([]swe.Task, error) {
+	var ids []string
+	fs.Func("instances", "comma-separated instance_ids to keep (in file order); an id not in the file is an error", func(s string) error {
+		for id := range strings.SplitSeq(s, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	limit := fs.Int("limit", 0, "keep the first N tasks (after --instances); 0: all")
+	return func(tasks []swe.Task) ([]swe.Task, error) { return swe.Select(tasks, ids, *limit) }
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/swerl/swerl/swe"
 	"github.com/swerl/swerl/swe/checkout"
 )
@@ -81,6 +83,67 @@ func TestTasksValidate(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"tasks", "validate", file, "--repos", t.TempDir(), "--checkouts", t.TempDir()}, &bytes.Buffer{}, &errOut); err == nil {
 		t.Error("validate without the repositories succeeded")
+	}
+}
+
+// taskRow is a task file row as the hub's SWE-rebench Parquet files lay it out.
+type taskRow struct {
+	InstanceID       string   `parquet:"instance_id"`
+	Repo             string   `parquet:"repo"`
+	BaseCommit       string   `parquet:"base_commit"`
+	Patch            string   `parquet:"patch"`
+	TestPatch        string   `parquet:"test_patch"`
+	ProblemStatement string   `parquet:"problem_statement"`
+	FailToPass       []string `parquet:"FAIL_TO_PASS,list"`
+	PassToPass       []string `parquet:"PASS_TO_PASS,list"`
+	Meta             struct {
+		Language string `parquet:"language"`
+	} `parquet:"meta"`
+}
+
+// A Parquet task file validates as its JSON Lines twin does, and --instances and
+// --limit pick its tasks in file order before any is graded; an id the file lacks
+// is named.
+func TestTasksValidateParquetSelect(t *testing.T) {
+	jsonl, mirror := writeTaskFile(t)
+	tasks, _ := swe.LoadTasks(jsonl) // line 3 is malformed; the two good tasks load
+	var rows []taskRow
+	for _, tk := range tasks {
+		r := taskRow{InstanceID: tk.InstanceID, Repo: tk.Repo, BaseCommit: tk.BaseCommit, Patch: tk.Patch, TestPatch: tk.TestPatch,
+			ProblemStatement: tk.ProblemStatement, FailToPass: tk.FailToPass, PassToPass: tk.PassToPass}
+		r.Meta.Language = "python"
+		rows = append(rows, r)
+	}
+	file := filepath.Join(t.TempDir(), "train-00000-of-00001.parquet")
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[taskRow](&buf)
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"tasks", "validate", file, "--sandbox", "local", "--repos", mirror,
+		"--checkouts", t.TempDir(), "--instances", "swerl__clamp-2, swerl__clamp-1", "--limit", "1"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("validate swerl__clamp-1 only: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	table := out.String()
+	if !strings.Contains(table, "swerl__clamp-1") || strings.Contains(table, "swerl__clamp-2") ||
+		!strings.Contains(table, "gold resolved 1/1 (100%), empty resolved 0/1 (0%)") {
+		t.Errorf("want swerl__clamp-1 alone, graded right:\n%s", table)
+	}
+
+	out.Reset()
+	err = run(context.Background(), []string{"tasks", "validate", file, "--repos", mirror, "--checkouts", t.TempDir(),
+		"--instances", "swerl__clamp-1,swerl__nope-9"}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "swerl__nope-9") || strings.Contains(out.String(), "TASK") {
+		t.Errorf("unknown instance: %v (output %q), want an error naming swerl__nope-9 before any grading", err, out.String())
 	}
 }
 

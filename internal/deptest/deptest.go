@@ -37,6 +37,26 @@ func Deps(t *testing.T) []string {
 	return strings.Fields(string(out))
 }
 
+// DepsOf returns the packages outside the standard library that pkgs are built
+// from, pkgs included: what a package may import along with them (for
+// OnlyStdlib's allowed list).
+func DepsOf(t *testing.T, pkgs ...string) []string {
+	t.Helper()
+	args := append([]string{"list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}"}, pkgs...)
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("go list -deps %v: %v\n%s", pkgs, err, stderr)
+	}
+	return strings.Fields(string(out))
+}
+
+// ParquetGo is the Parquet library that records and swe's task loader use.
+const ParquetGo = "github.com/parquet-go/parquet-go"
+
 // Forbid fails t if the package imports, directly or not, any path under a prefix.
 func Forbid(t *testing.T, prefixes ...string) {
 	t.Helper()
