@@ -102,14 +102,14 @@ var repoEnvs = map[string]sandbox.Env{
 		Offline:       "tests marked remote_data need the network; optional deps (numba, pvfactors) are not installed",
 	},
 	"pyvista/pyvista": {
-		Packages:      []string{"python3-vtk9", "python3-numpy", "python3-pil", "python3-imageio", "python3-matplotlib", "python3-scooby"},
+		Packages:      []string{"python3-vtk9", "python3-numpy", "python3-pil", "python3-imageio", "python3-matplotlib"},
 		PythonModules: []string{"pytest", "numpy"},
-		Offline:       "plotting tests need an X server or OSMesa (not set up); the harness pins a vtk version per release",
+		Offline:       "scooby is not in Debian; plotting tests need an X server or OSMesa (not set up); the harness pins a vtk version per release",
 	},
 	"sqlfluff/sqlfluff": {
-		Packages:      []string{"python3-click", "python3-colorama", "python3-jinja2", "python3-yaml", "python3-regex", "python3-tblib", "python3-pathspec", "python3-chardet", "python3-appdirs", "python3-tqdm", "python3-typing-extensions", "python3-diff-cover"},
+		Packages:      []string{"python3-click", "python3-colorama", "python3-jinja2", "python3-yaml", "python3-regex", "python3-tblib", "python3-pathspec", "python3-chardet", "python3-appdirs", "python3-tqdm", "python3-typing-extensions"},
 		PythonModules: []string{"pytest", "jinja2"},
-		Offline:       "the repository must be installed (pip install -e .) for its plugin entry points",
+		Offline:       "diff-cover is not in Debian; the repository must be installed (pip install -e .) for its plugin entry points",
 	},
 }
 

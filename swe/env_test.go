@@ -1,6 +1,7 @@
 package swe
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -58,5 +59,36 @@ func TestEnvForTasksWithoutAnEntry(t *testing.T) {
 	goTask := Task{Repo: "acme/gotool", TestPatch: "diff --git a/x_test.go b/x_test.go\n"}
 	if env := EnvFor(goTask); !env.IsZero() {
 		t.Errorf("EnvFor(go task) = %+v, want nothing", env)
+	}
+}
+
+// TestEnvPackagesAreInDebian asks this machine's apt for every package of the
+// table (skipped where there is no apt or no package list: run apt-get update).
+func TestEnvPackagesAreInDebian(t *testing.T) {
+	if _, err := exec.LookPath("apt-cache"); err != nil {
+		t.Skip("no apt-cache on this machine")
+	}
+	if out, err := exec.Command("apt-cache", "show", "--no-all-versions", "python3").CombinedOutput(); err != nil {
+		t.Skipf("apt has no package lists here (run apt-get update): %s", out)
+	}
+	// One apt-cache call for the whole table: it prints a Package: line for each
+	// package it knows.
+	args := []string{"show", "--no-all-versions"}
+	for _, repo := range RepoEnvNames() {
+		args = append(args, EnvFor(Task{Repo: repo}).Packages...)
+	}
+	out, _ := exec.Command("apt-cache", args...).Output()
+	known := map[string]bool{}
+	for line := range strings.Lines(string(out)) {
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "Package: "); ok {
+			known[name] = true
+		}
+	}
+	for _, repo := range RepoEnvNames() {
+		for _, p := range EnvFor(Task{Repo: repo}).Packages {
+			if !known[p] {
+				t.Errorf("%s: package %s is not in this machine's Debian (apt-cache show)", repo, p)
+			}
+		}
 	}
 }
