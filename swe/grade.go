@@ -294,13 +294,17 @@ func ApplyScript(path string) string {
 	return fmt.Sprintf("git apply --verbose %s 2>&1 || patch --batch --fuzz=5 -p1 -i %s 2>&1", p, p)
 }
 
-// withInstall runs the task's install step (install_config.install, as the SWE-bench
-// evaluation script re-runs it over the patched tree) before its tests.
+// withInstall runs the task's eval commands and install step (install_config's
+// eval_commands and install, as the SWE-bench eval script runs them over the
+// patched tree) before its tests.
 func withInstall(spec Spec) string {
-	if strings.TrimSpace(spec.Install) == "" {
-		return spec.Command
+	var b strings.Builder
+	for _, part := range []string{spec.Eval, spec.Install} {
+		if strings.TrimSpace(part) != "" {
+			b.WriteString(part + "\n")
+		}
 	}
-	return spec.Install + "\n" + spec.Command
+	return b.String() + spec.Command
 }
 
 func lastLines(s string, n int) string {

@@ -191,3 +191,28 @@ func TestGraderTestPatchDeletingAFile(t *testing.T) {
 		t.Fatalf("%s", v.Detail)
 	}
 }
+
+// TestGraderRunsEvalCommandsFirst: install_config.eval_commands run before the
+// tests in the same shell, as the harness's eval script runs them. Here they narrow
+// pytest to the PASS_TO_PASS test, so the gold patch's FAIL_TO_PASS test is missing
+// and the gold patch is not resolved: a grade the eval commands decide.
+func TestGraderRunsEvalCommandsFirst(t *testing.T) {
+	g, task := newGrader(t, func(task *swe.Task) {
+		line := `{"eval_commands": ["echo preparing", "export PYTEST_ADDOPTS='-k test_low'"]}`
+		task.InstallConfig = new(swe.InstallConfig)
+		if err := json.Unmarshal([]byte(line), task.InstallConfig); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if got := task.InstallConfig.EvalCommands; got != "echo preparing\nexport PYTEST_ADDOPTS='-k test_low'" {
+		t.Fatalf("eval_commands decoded as %q", got)
+	}
+	if v := grade(t, g, task, task.Patch); v.Resolved || !strings.Contains(v.Detail, "FAIL_TO_PASS 0/1") {
+		t.Errorf("gold with eval commands that deselect test_high = %+v, want unresolved with FAIL_TO_PASS 0/1", v)
+	}
+	task.InstallConfig = nil
+	g2, _ := newGrader(t, nil)
+	if v := grade(t, g2, task, task.Patch); !v.Resolved {
+		t.Errorf("gold without eval commands = %+v, want resolved", v)
+	}
+}

@@ -493,7 +493,7 @@ func (l TestList) MarshalJSON() ([]byte, error) {
 }
 
 // knownInstallKeys are the install_config keys with fields of their own.
-var knownInstallKeys = map[string]bool{"test_cmd": true, "log_parser": true, "install": true, "pre_install": true, "env": true}
+var knownInstallKeys = map[string]bool{"test_cmd": true, "log_parser": true, "install": true, "pre_install": true, "eval_commands": true, "env": true}
 
 // UnmarshalJSON decodes an install_config object. test_cmd, install and
 // pre_install may be a string or a list of strings (joined with " && ", the SWE-bench specs' list form);
@@ -522,6 +522,9 @@ func (c *InstallConfig) UnmarshalJSON(data []byte) error {
 	}
 	if out.PreInstall, err = stringOrList(obj["pre_install"]); err != nil {
 		return &fieldError{Field: "pre_install", Msg: err.Error()}
+	}
+	if out.EvalCommands, err = joinedList(obj["eval_commands"], "\n"); err != nil {
+		return &fieldError{Field: "eval_commands", Msg: err.Error()}
 	}
 	if out.Env, err = envMap(obj["env"]); err != nil {
 		return &fieldError{Field: "env", Msg: err.Error()}
@@ -558,6 +561,9 @@ func (c InstallConfig) MarshalJSON() ([]byte, error) {
 	if c.PreInstall != "" {
 		obj["pre_install"] = c.PreInstall
 	}
+	if c.EvalCommands != "" {
+		obj["eval_commands"] = c.EvalCommands
+	}
 	if len(c.Env) > 0 {
 		obj["env"] = c.Env
 	}
@@ -565,7 +571,10 @@ func (c InstallConfig) MarshalJSON() ([]byte, error) {
 }
 
 // stringOrList decodes a string or a list of strings joined with " && ".
-func stringOrList(raw json.RawMessage) (string, error) {
+func stringOrList(raw json.RawMessage) (string, error) { return joinedList(raw, " && ") }
+
+// joinedList decodes a string or a list of strings joined with sep.
+func joinedList(raw json.RawMessage, sep string) (string, error) {
 	const want = "want a string or a list of strings"
 	switch k := jsonKind(raw); k {
 	case "nothing", "null":
@@ -589,7 +598,7 @@ func stringOrList(raw json.RawMessage) (string, error) {
 				parts = append(parts, s)
 			}
 		}
-		return strings.Join(parts, " && "), nil
+		return strings.Join(parts, sep), nil
 	default:
 		return "", fmt.Errorf("%s, got %s", want, k)
 	}

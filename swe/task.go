@@ -28,15 +28,22 @@ type Task struct {
 type TestList []string
 
 // InstallConfig is SWE-rebench's per-task environment description. swerl decodes
-// TestCmd, LogParser, Install, PreInstall and Env; the other keys (python,
-// packages, pip_packages, reqs_path, eval_commands, ...) are kept in Extra.
-// PreInstall is decoded for callers that build environments; grading does not run
-// it.
+// TestCmd, LogParser, Install, PreInstall, EvalCommands and Env; the other keys
+// (python, packages, pip_packages, reqs_path, ...) are kept in Extra. The grader
+// runs them as the SWE-bench harness's eval script does (make_eval_script_list):
+// EvalCommands, then Install, then the test files reset and the test patch
+// applied, then the tests with Env exported. PreInstall belongs to building an
+// environment (the harness runs it when it builds the image); grading does not run
+// it, and a task image already has it done.
 type InstallConfig struct {
-	TestCmd    string                     `json:"test_cmd,omitempty"`
-	LogParser  string                     `json:"log_parser,omitempty"`
-	Install    string                     `json:"install,omitempty"`
-	PreInstall string                     `json:"pre_install,omitempty"` // install_config.pre_install, a list joined with " && "
-	Env        map[string]string          `json:"env,omitempty"`
-	Extra      map[string]json.RawMessage `json:"-"`
+	TestCmd    string `json:"test_cmd,omitempty"`
+	LogParser  string `json:"log_parser,omitempty"`
+	Install    string `json:"install,omitempty"`
+	PreInstall string `json:"pre_install,omitempty"` // install_config.pre_install, a list joined with " && "
+	// EvalCommands is install_config.eval_commands, a list joined with newlines:
+	// the harness runs each as a line of its eval script, a failing one not
+	// stopping the rest.
+	EvalCommands string                     `json:"eval_commands,omitempty"`
+	Env          map[string]string          `json:"env,omitempty"`
+	Extra        map[string]json.RawMessage `json:"-"`
 }

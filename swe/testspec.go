@@ -23,6 +23,9 @@ type Spec struct {
 	// packages), already shell-quoted inside Command; empty when Command runs as
 	// the task wrote it.
 	Tests []string
+	// Eval is install_config.eval_commands, one per line, "" when none: run first,
+	// as the harness's eval script does.
+	Eval string
 	// Install is install_config.install, "" when none. SWE-bench's evaluation script
 	// re-runs it after applying the patches and before the tests (repositories with
 	// compiled parts need it); the grader decides.
@@ -141,7 +144,7 @@ func TestSpec(task Task) (Spec, error) {
 		d.parser = ic.LogParser
 	}
 
-	spec := Spec{Parser: d.parser, Install: ic.Install, Tests: testArgs(d.kind, files)}
+	spec := Spec{Parser: d.parser, Eval: ic.EvalCommands, Install: ic.Install, Tests: testArgs(d.kind, files)}
 	var b strings.Builder
 	if len(ic.Env) > 0 {
 		keys := make([]string, 0, len(ic.Env))
