@@ -323,15 +323,10 @@ func TestRolloutFlagsAndDeadEndpoint(t *testing.T) {
 		t.Fatalf("missing flags: %v", err)
 	}
 	// A port nobody listens on.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + l.Addr().String()
-	l.Close()
+	dead := deadEndpoint(t)
 	err = run(context.Background(), []string{"rollout", "--tasks", "builtin", "--endpoint", dead, "--model", "m",
 		"--out", t.TempDir()}, &stdout, &stderr)
-	if err == nil || !strings.Contains(err.Error(), "endpoint") || !strings.Contains(err.Error(), l.Addr().String()) {
+	if err == nil || !strings.Contains(err.Error(), "endpoint") || !strings.Contains(err.Error(), strings.TrimPrefix(dead, "http://")) {
 		t.Fatalf("dead endpoint: %v, want an error naming it", err)
 	}
 	err = run(context.Background(), []string{"rft", "--in", filepath.Join(t.TempDir(), "none.jsonl"), "--out", "x"}, &stdout, &stderr)
@@ -501,15 +496,21 @@ func TestRolloutSelectsTasks(t *testing.T) {
 	}
 
 	// A port nobody listens on: the unknown id is reported before it is tried.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + l.Addr().String()
-	l.Close()
+	dead := deadEndpoint(t)
 	err = run(context.Background(), []string{"rollout", "--tasks", "builtin", "--endpoint", dead, "--model", "m",
 		"--out", t.TempDir(), "--instances", first + ",swerl__nope-9"}, &stdout, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "swerl__nope-9") || strings.Contains(err.Error(), "endpoint") {
 		t.Fatalf("unknown instance: %v, want an error naming swerl__nope-9 (and no endpoint check)", err)
 	}
+}
+
+// deadEndpoint returns the URL of a loopback port nobody listens on.
+func deadEndpoint(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return "http://" + l.Addr().String()
 }

@@ -316,14 +316,5 @@ func waitForBuildContainer(t *testing.T, cli *client.Client, run string) {
 // buildContainers lists a run's env build containers (any state).
 func buildContainers(t *testing.T, cli *client.Client, run string) []string {
 	t.Helper()
-	r, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true,
-		Filters: client.Filters{}.Add("label", LabelRun+"="+run, LabelPurpose+"="+purposeEnvImg)})
-	if err != nil {
-		t.Fatalf("container list: %v", err)
-	}
-	var ids []string
-	for _, c := range r.Items {
-		ids = append(ids, short(c.ID))
-	}
-	return ids
+	return runContainers(t, cli, run, LabelPurpose+"="+purposeEnvImg)
 }

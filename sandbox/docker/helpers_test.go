@@ -85,11 +85,12 @@ func newFactory(t *testing.T, mut func(*Config)) *Factory {
 	return f
 }
 
-// runContainers lists the containers (any state) labelled with a run id.
-func runContainers(t *testing.T, cli *client.Client, run string) []string {
+// runContainers lists the containers (any state) labelled with a run id and
+// every label=value of more.
+func runContainers(t *testing.T, cli *client.Client, run string, more ...string) []string {
 	t.Helper()
 	r, err := cli.ContainerList(context.Background(), client.ContainerListOptions{
-		All: true, Filters: client.Filters{}.Add("label", LabelRun+"="+run)})
+		All: true, Filters: client.Filters{}.Add("label", append([]string{LabelRun + "=" + run}, more...)...)})
 	if err != nil {
 		t.Fatalf("container list: %v", err)
 	}
