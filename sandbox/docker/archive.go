@@ -14,8 +14,8 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// copyCheckout streams the host directory dir into the (created, not yet started)
-// container at root: modes kept, everything owned by root. The tar is written while
+// copyCheckout streams the host directory dir into the (just started) container at
+// root: modes kept, everything owned by root. The tar is written while
 // the daemon reads it, never held whole.
 func (f *Factory) copyCheckout(ctx context.Context, id, dir, root string) error {
 	pr, pw := io.Pipe()

@@ -60,6 +60,20 @@ type Config struct {
 	// pool].
 	WarmPool int
 
+	// LeaseTTL bounds how long a container outlives its owner [60s; at least 3s]. The
+	// factory renews every live container's lease every LeaseTTL/3 (lease.go); a
+	// container whose lease lapses exits and the daemon removes it. So after the
+	// owning process dies, even by kill -9, each of its started containers is gone
+	// within LeaseTTL + 2s (the lease in whole seconds and the once-a-second check)
+	// plus the daemon's removal time, whether or not any swerl runs again.
+	LeaseTTL time.Duration
+	// MaxLifetime is the hard limit of a sandbox container's life, counted from its
+	// creation and enforced inside it whatever its lease says: the container exits and
+	// is removed when it passes [2h30m: the episode timeout of actors.DefaultConfig,
+	// 2h, plus a grace]. Callers set it to their episode deadline plus a grace. A warm
+	// container (WarmPool) gets warmMaxAge more, the longest it may wait in the pool.
+	MaxLifetime time.Duration
+
 	// Retry governs calls that fail with a transient daemon error [4 tries, from
 	// 200ms doubling to 5s, jittered].
 	Retry Retry
@@ -69,6 +83,13 @@ type Config struct {
 
 // DefaultBaseImage is the image the backend uses when Config.BaseImage is empty.
 const DefaultBaseImage = "swerl-base:latest"
+
+// Defaults of Config.LeaseTTL and Config.MaxLifetime.
+const (
+	DefaultLeaseTTL    = 60 * time.Second
+	DefaultMaxLifetime = 2*time.Hour + 30*time.Minute
+	minLeaseTTL        = 3 * time.Second // renewals every second at the least
+)
 
 func (c *Config) setDefaults() {
 	if c.BaseImage == "" {
@@ -112,6 +133,13 @@ func (c *Config) setDefaults() {
 	}
 	if c.WarmPool < 0 {
 		c.WarmPool = 0
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = DefaultLeaseTTL
+	}
+	c.LeaseTTL = max(c.LeaseTTL, minLeaseTTL)
+	if c.MaxLifetime <= 0 {
+		c.MaxLifetime = DefaultMaxLifetime
 	}
 	c.Retry.setDefaults()
 	if c.Logger == nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/hashicorp/go-hclog"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
@@ -41,7 +42,8 @@ func (f *Factory) want(ws sandbox.Workspace, task string) want {
 type ctr struct {
 	id, name string
 	root     string
-	idle     string // pid of the idle process, spared by the kill scripts
+	idle     string    // pid of the idle process, spared by the kill scripts
+	created  time.Time // when create began (the pool's age limit)
 }
 
 func (f *Factory) sandbox(c *ctr, ws sandbox.Workspace, spec sandbox.Spec) *Sandbox {
@@ -95,17 +97,26 @@ func (f *Factory) create(ctx context.Context, w want, spec sandbox.Spec, warm bo
 		name = f.warmName()
 		labels[LabelEpisode], labels[LabelAttempt], labels[LabelPurpose] = "", "", PurposePool
 	}
+	created := time.Now()
+	deadline := created.Add(f.cfg.MaxLifetime)
+	if warm {
+		deadline = deadline.Add(warmMaxAge)
+	}
 	init, pids := true, f.cfg.PIDs
 	opts := client.ContainerCreateOptions{
 		Name: name,
 		Config: &container.Config{
 			Image:      w.image,
-			Entrypoint: []string{"sleep", "infinity"},
+			Entrypoint: f.leaseCmd(deadline),
+			Cmd:        []string{},
 			WorkingDir: w.root,
 			Env:        env,
 			Labels:     labels,
 		},
 		HostConfig: &container.HostConfig{
+			// The lease loop's end removes the container: nothing of it outlives its
+			// deadline or, by much, its owner (lease.go).
+			AutoRemove:    true,
 			NetworkMode:   "none",
 			Init:          &init,
 			SecurityOpt:   []string{"no-new-privileges"},
@@ -158,7 +169,7 @@ func (f *Factory) create(ctx context.Context, w want, spec sandbox.Spec, warm bo
 		}
 		return nil, fmt.Errorf("creating a container from %s: %w", w.image, err)
 	}
-	c := &ctr{id: id, name: name, root: w.root}
+	c := &ctr{id: id, name: name, root: w.root, created: created}
 	if f.testHookCreated != nil {
 		f.testHookCreated(id)
 	}
@@ -173,14 +184,9 @@ func (f *Factory) create(ctx context.Context, w want, spec sandbox.Spec, warm bo
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if w.checkout != "" {
-		if err := f.copyCheckout(ctx, id, w.checkout, w.root); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("copying %s into container %s: %w", w.checkout, short(id), err)
-		}
-	}
+	// Started at once, before the checkout is copied in: until it starts, no lease
+	// bounds a container, and one left created by an owner that died stays until a
+	// sweep.
 	if err := f.cfg.Retry.do(ctx, f.log, "container start", func(ctx context.Context) error {
 		_, err := f.cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
 		return err
@@ -189,6 +195,15 @@ func (f *Factory) create(ctx context.Context, w want, spec sandbox.Spec, warm bo
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("starting container %s: %w", short(id), err)
+	}
+	f.holdLease(id)
+	if w.checkout != "" {
+		if err := f.copyCheckout(ctx, id, w.checkout, w.root); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("copying %s into container %s: %w", w.checkout, short(id), err)
+		}
 	}
 	idle, err := f.probe(ctx, id)
 	if err != nil {
@@ -216,10 +231,13 @@ var env = []string{
 	"PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "PIP_NO_INPUT=1",
 }
 
-// remove force-removes a container of this factory and frees its running slot.
+// remove force-removes a container of this factory, ends its lease renewals and
+// frees its running slot. A container already gone (its lease or deadline passed:
+// the daemon removes it) or being removed counts as removed.
 func (f *Factory) remove(ctx context.Context, id string) error {
 	f.removals.add()
 	defer f.removals.done()
+	f.dropLease(id)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	err := f.removeContainer(ctx, id)
@@ -242,15 +260,37 @@ func (f *Factory) removeAsync(id string) {
 // removeContainer force-removes a container, retrying transient errors; one
 // already gone counts as removed.
 func (f *Factory) removeContainer(ctx context.Context, id string) error {
-	err := f.cfg.Retry.do(ctx, f.log, "container remove", func(ctx context.Context) error {
-		_, err := f.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	return removeContainer(ctx, f.cli, f.cfg.Retry, f.log, id)
+}
+
+// removeContainer force-removes a container, retrying transient errors. One already
+// gone counts as removed; one being removed (the daemon removes a container created
+// with AutoRemove once it exits) is waited for while ctx lasts, and counts as
+// removed then too.
+func removeContainer(ctx context.Context, cli *client.Client, retry Retry, log hclog.Logger, id string) error {
+	err := retry.do(ctx, log, "container remove", func(ctx context.Context) error {
+		_, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 		return err
 	})
 	if err == nil || cerrdefs.IsNotFound(err) {
 		return nil
 	}
 	if cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress") {
-		return nil
+		for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+			if _, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{}); err != nil {
+				if !cerrdefs.IsNotFound(err) && ctx.Err() == nil {
+					log.Debug("waiting for a container's removal", "container", short(id), "error", err)
+				}
+				return nil
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			}
+		}
 	}
 	return err
 }

@@ -25,9 +25,11 @@ import (
 // start in / (the container's working directory may have been deleted, and an exec
 // whose directory is missing fails to start); the wrapper then moves to the root.
 
-// killAllFunc defines killall IDLE: kill every process but 1, IDLE and the caller,
-// by process group where the group holds none of those (one kill(2) takes a whole
-// fork bomb), until a pass finds nothing left (zombies are docker-init's to reap).
+// killAllFunc defines killall IDLE: kill every process but 1, IDLE (the lease loop
+// of lease.go), IDLE's children (date and sleep, where an old bash makes it fork) and
+// the caller, by process group where the group holds none of those (one kill(2)
+// takes a whole fork bomb), until a pass finds nothing left (zombies are
+// docker-init's to reap).
 const killAllFunc = `killall() {
   local keep=" 1 $$ $1 " protect=" 0 " i p l f n
   for p in 1 $$ $1; do
@@ -40,7 +42,7 @@ const killAllFunc = `killall() {
       [[ $keep == *" $p "* ]] && continue
       read -r l 2>/dev/null </proc/$p/stat || continue
       f=(${l##*) })
-      [[ ${f[0]} == Z ]] && continue
+      [[ ${f[0]} == Z || ( -n $1 && ${f[1]} == "$1" ) ]] && continue
       n=1
       if [[ $protect == *" ${f[2]} "* ]]; then kill -9 "$p"; else kill -9 -- "-${f[2]}"; fi 2>/dev/null
     done
@@ -63,7 +65,7 @@ exit $rc
 const killScript = killAllFunc + `killall "$1"`
 
 // idleScript prints the pids of pid 1's children: right after the container
-// starts, only the idle process.
+// starts, only the idle process (the lease loop, lease.go).
 const idleScript = `for p in /proc/[0-9]*; do
   read -r l 2>/dev/null <$p/stat || continue
   f=(${l##*) })
@@ -278,35 +280,17 @@ func (f *Factory) probe(ctx context.Context, id string) (string, error) {
 }
 
 // restart kills the container and starts it again: every process is gone, the
-// files stay. Used when commands cannot be killed from inside.
+// files stay. Used when commands cannot be killed from inside. It is the daemon's
+// restart, one call: a container killed and started in two would be removed in
+// between (AutoRemove). The lease loop starts again with a fresh lease and the
+// same deadline.
 func (s *Sandbox) restart() error {
 	f, id := s.f, s.id
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := f.cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "KILL"}); err != nil && !cerrdefs.IsConflict(err) {
-		return fmt.Errorf("kill: %w", err)
-	}
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
-		r, err := f.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-		if err != nil {
-			return fmt.Errorf("inspect: %w", err)
-		}
-		if r.Container.State == nil || !r.Container.State.Running {
-			break
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		}
-	}
-	if err := f.cfg.Retry.do(ctx, f.log, "container start", func(ctx context.Context) error {
-		_, err := f.cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
-		return err
-	}); err != nil {
-		return fmt.Errorf("start: %w", err)
+	now := 0
+	if _, err := f.cli.ContainerRestart(ctx, id, client.ContainerRestartOptions{Signal: "KILL", Timeout: &now}); err != nil {
+		return fmt.Errorf("restart: %w", err)
 	}
 	idle, err := f.probe(ctx, id)
 	if err != nil {

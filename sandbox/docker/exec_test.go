@@ -89,10 +89,13 @@ func TestNetworkIsNone(t *testing.T) {
 }
 
 // psLeft lists the processes of the container other than docker-init, the idle
-// sleep and the ps pipeline itself.
+// process (the lease loop) with its children, and the ps pipeline itself.
 func psLeft(t *testing.T, s *Sandbox) []string {
 	t.Helper()
 	text := mustRun(t, s, "ps -eo pid=,ppid=,args= # psLeft")
+	s.mu.Lock()
+	idle := s.idle
+	s.mu.Unlock()
 	var left []string
 	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
 		fields := strings.Fields(l)
@@ -101,7 +104,7 @@ func psLeft(t *testing.T, s *Sandbox) []string {
 		}
 		args := strings.Join(fields[2:], " ")
 		switch {
-		case fields[0] == "1", args == "sleep infinity" && fields[1] == "1", strings.HasPrefix(args, "ps -eo"),
+		case fields[0] == "1", fields[0] == idle && fields[1] == "1", fields[1] == idle, strings.HasPrefix(args, "ps -eo"),
 			strings.Contains(args, "# psLeft"):
 			continue
 		}

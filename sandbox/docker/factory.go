@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -70,6 +68,7 @@ type Factory struct {
 	pool     *pool // nil without a warm pool
 
 	activations activations // task images' preludes (activate.go)
+	leases      leases      // live containers' leases, renewed (lease.go)
 
 	testHookCreated func(id string) // called after a container is created (tests)
 	testNoKill      bool            // killCommands fails at once (tests)
@@ -91,20 +90,12 @@ func New(ctx context.Context, cfg Config) (*Factory, error) {
 		return nil, errors.New("docker sandbox: no resolver")
 	}
 	cfg.setDefaults()
-	opts := []client.Opt{client.FromEnv}
-	if cfg.Host != "" {
-		opts = append(opts, client.WithHost(cfg.Host))
-	}
-	cli, err := client.New(opts...)
+	cli, err := dial(ctx, cfg.Host)
 	if err != nil {
-		return nil, fmt.Errorf("docker sandbox: %w", err)
+		return nil, fmt.Errorf("docker sandbox: %w, or use --sandbox local", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		cli.Close()
-		return nil, fmt.Errorf("docker sandbox: no Docker daemon answers at %s (%v): start dockerd, or use --sandbox local", cli.DaemonHost(), err)
-	}
 	if _, err := cli.ImageInspect(pctx, cfg.BaseImage); err != nil {
 		cli.Close()
 		if cerrdefs.IsNotFound(err) {
@@ -126,6 +117,7 @@ func New(ctx context.Context, cfg Config) (*Factory, error) {
 		running:  semaphore.NewWeighted(int64(cfg.MaxRunning)),
 		limiter:  rate.NewLimiter(rate.Limit(cfg.CreateRate), cfg.CreateBurst),
 	}
+	f.leases.wake = make(chan struct{}, 1)
 	f.bg, f.stopBG = context.WithCancel(context.WithoutCancel(ctx))
 	if cfg.WarmPool > 0 {
 		f.pool = newPool(f, cfg.WarmPool)
@@ -151,40 +143,13 @@ func (f *Factory) RunID() string { return f.cfg.RunID }
 // Containers of live processes, and of other hosts, are never touched. It returns
 // how many it removed.
 func (f *Factory) Sweep(ctx context.Context) (int, error) {
-	filters := client.Filters{}.Add("label", LabelManaged+"=true", LabelHost+"="+f.host)
-	var list client.ContainerListResult
-	err := f.cfg.Retry.do(ctx, f.log, "container list", func(ctx context.Context) error {
-		var err error
-		list, err = f.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filters})
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, c := range list.Items {
-		pid, err := strconv.Atoi(c.Labels[LabelPID])
-		if err != nil || pid <= 0 || alive(pid) {
-			continue
-		}
-		if err := f.removeContainer(ctx, c.ID); err != nil {
-			f.log.Warn("could not remove a leftover container", "container", short(c.ID), "error", err)
-			continue
-		}
-		n++
-	}
-	return n, nil
-}
-
-// alive reports whether a process with this pid exists on this host.
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return sweep(ctx, f.cli, f.cfg.Retry, f.log, f.host, SweepOptions{})
 }
 
 // Close stops the warm pool, removes its containers and waits for the Starts and
 // removals in flight (a Start racing Close fails and removes what it created).
-// Sandboxes already handed out stay theirs to close. Close is idempotent.
+// Sandboxes already handed out stay theirs to close: their leases are renewed until
+// they are. Close is idempotent.
 func (f *Factory) Close(ctx context.Context) error {
 	f.mu.Lock()
 	if f.closed {
@@ -203,6 +168,9 @@ func (f *Factory) Close(ctx context.Context) error {
 		}
 	}
 	err := f.removals.wait(ctx)
+	if err == nil {
+		err = f.waitLeases(ctx)
+	}
 	// Only idle connections close: sandboxes still out may go on using the client.
 	f.cli.Close()
 	return err

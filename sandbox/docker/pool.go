@@ -12,6 +12,11 @@ import (
 	"github.com/swerl/swerl/sandbox"
 )
 
+// warmMaxAge is the longest a warm container waits in the pool: an older one is
+// discarded rather than handed out, so that every sandbox has at least
+// Config.MaxLifetime to live (a warm container's deadline is that much later).
+const warmMaxAge = 10 * time.Minute
+
 // poolKey identifies interchangeable warm containers: same image, same task (so
 // same repository at the same commit).
 type poolKey struct{ image, task string }
@@ -40,7 +45,7 @@ func (p *pool) notify() {
 }
 
 // take returns a warm container for key that still runs commands, or nil. Dead
-// ones (killed behind the pool's back) are removed.
+// ones (killed behind the pool's back) and ones older than warmMaxAge are removed.
 func (p *pool) take(ctx context.Context, key poolKey) *ctr {
 	for {
 		p.mu.Lock()
@@ -53,12 +58,15 @@ func (p *pool) take(ctx context.Context, key poolKey) *ctr {
 		p.ready[key] = list[1:]
 		p.notify()
 		p.mu.Unlock()
-		err := p.check(ctx, c)
+		err := errTooOld
+		if time.Since(c.created) <= warmMaxAge {
+			err = p.check(ctx, c)
+		}
 		if err == nil {
 			return c
 		}
 		if ctx.Err() == nil {
-			p.f.log.Info("warm container is dead: discarded", "container", short(c.id), "error", err)
+			p.f.log.Info("warm container discarded", "container", short(c.id), "error", err)
 		}
 		p.f.removeAsync(c.id)
 		if ctx.Err() != nil {
@@ -66,6 +74,8 @@ func (p *pool) take(ctx context.Context, key poolKey) *ctr {
 		}
 	}
 }
+
+var errTooOld = errors.New("waited longer than the pool keeps containers")
 
 // check tells whether a warm container is running and runs commands.
 func (p *pool) check(ctx context.Context, c *ctr) error {

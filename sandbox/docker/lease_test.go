@@ -1,0 +1,154 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/swerl/swerl/sandbox"
+)
+
+// goneWithin is how long a test waits for a container to remove itself: far beyond
+// the lease and the daemon's removal on a slow, loaded machine.
+const goneWithin = 30 * time.Second
+
+// waitGone polls the daemon until the container is gone, and fails the test if it
+// is still there after limit. It returns how long it took.
+func waitGone(t *testing.T, cli *client.Client, id string, limit time.Duration) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	for exists(t, cli, id) {
+		if time.Since(begin) > limit {
+			t.Fatalf("container %s still there after %s", short(id), limit)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return time.Since(begin)
+}
+
+// A container whose lease nobody renews (its owner is gone, as far as it can tell)
+// ends and is removed by the daemon; closing its sandbox afterwards is no error.
+func TestUnrenewedContainerRemovesItself(t *testing.T) {
+	t.Parallel()
+	f := newFactory(t, func(c *Config) { c.LeaseTTL = 3 * time.Second })
+	s := start(t, f, "lease")
+	cli := testClient(t)
+	if !exists(t, cli, s.ID()) {
+		t.Fatal("the container is not there after Start")
+	}
+	mustRun(t, s, "true")
+	f.dropLease(s.ID()) // the owner stops renewing, as if killed
+	took := waitGone(t, cli, s.ID(), goneWithin)
+	t.Logf("gone %s after the renewals stopped (lease %s)", took.Round(100*time.Millisecond), f.cfg.LeaseTTL)
+	if _, err := s.Exec(context.Background(), "true"); !errors.Is(err, sandbox.ErrDied) {
+		t.Errorf("exec in the expired container: err = %v, want ErrDied", err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Errorf("closing a sandbox whose container removed itself: %v", err)
+	}
+}
+
+// A container whose lease is renewed outlives its lease many times over, until
+// its sandbox is closed.
+func TestRenewedContainerOutlivesItsLease(t *testing.T) {
+	t.Parallel()
+	f := newFactory(t, func(c *Config) { c.LeaseTTL = 3 * time.Second })
+	s := start(t, f, "renewed")
+	cli := testClient(t)
+	for end := time.Now().Add(8 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		if !exists(t, cli, s.ID()) {
+			t.Fatalf("renewed container gone after %s", 8*time.Second-time.Until(end))
+		}
+	}
+	if got := mustRun(t, s, "echo alive"); got != "alive\n" {
+		t.Errorf("got %q", got)
+	}
+	data, err := s.ReadFile(context.Background(), leaseFile, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiry, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil || expiry <= time.Now().Unix() {
+		t.Errorf("lease file holds %q, want a later unix time (renewed)", data)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if exists(t, cli, s.ID()) {
+		t.Errorf("container still there after Close")
+	}
+}
+
+// The hard deadline ends a container however its lease is renewed.
+func TestHardDeadlineEndsARenewedContainer(t *testing.T) {
+	t.Parallel()
+	f := newFactory(t, func(c *Config) { c.LeaseTTL, c.MaxLifetime = 3*time.Second, 4*time.Second })
+	s := start(t, f, "deadline")
+	cli := testClient(t)
+	begin := time.Now()
+	took := waitGone(t, cli, s.ID(), goneWithin)
+	t.Logf("gone %s after Start returned (max lifetime %s)", took.Round(100*time.Millisecond), f.cfg.MaxLifetime)
+	if time.Since(begin) < time.Second {
+		t.Errorf("gone at once: the deadline ended it before its time")
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Errorf("closing a sandbox whose container passed its deadline: %v", err)
+	}
+}
+
+// A renewal that races the container's removal, or finds it gone, is no error and
+// drops it from the renewed set.
+func TestRenewalOfAGoneContainer(t *testing.T) {
+	t.Parallel()
+	f := newFactory(t, func(c *Config) { c.LeaseTTL = 3 * time.Second })
+	s := start(t, f, "gone")
+	cli := testClient(t)
+	if _, err := cli.ContainerRemove(context.Background(), s.ID(), client.ContainerRemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	f.renewLease(s.ID())
+	f.leases.mu.Lock()
+	_, held := f.leases.live[s.ID()]
+	f.leases.mu.Unlock()
+	if held {
+		t.Errorf("a container gone is still renewed")
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Errorf("close: %v", err)
+	}
+}
+
+// Sweep removes only what it is asked to: a dead process's containers by default,
+// every container of a run with All.
+func TestSweepOptions(t *testing.T) {
+	requireDocker(t)
+	t.Parallel()
+	cli := testClient(t)
+	run := "test-" + randomID() + "-sweep"
+	dead := createLabelled(t, cli, run, deadPID(t))
+	live := createLabelled(t, cli, run, os.Getpid())
+	ctx := context.Background()
+	if _, err := Sweep(ctx, SweepOptions{Run: run}); err != nil {
+		t.Fatal(err)
+	}
+	if exists(t, cli, dead) || !exists(t, cli, live) {
+		t.Errorf("sweep: dead run's container there %v, live run's gone %v", exists(t, cli, dead), !exists(t, cli, live))
+	}
+	n, err := Sweep(ctx, SweepOptions{Run: run, All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || exists(t, cli, live) {
+		t.Errorf("sweep --all removed %d, live run's container there %v", n, exists(t, cli, live))
+	}
+	_, err = Sweep(ctx, SweepOptions{Host: "unix:///nonexistent/docker.sock"})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/docker.sock") || !strings.Contains(err.Error(), "no Docker daemon answers") {
+		t.Errorf("sweep without a daemon: %v", err)
+	}
+}
