@@ -36,6 +36,11 @@ type CoordinatorConfig struct {
 	EpisodeSupervision Supervision
 	// EpisodeMiddleware wraps every episode actor's Receive (tracing, fault injection).
 	EpisodeMiddleware []actor.ReceiverMiddleware
+	// Launch, when set, makes the props of each episode in place of the local episode
+	// actor: the cluster head's proxies, which run the episode on a worker. What it
+	// spawns must keep the episode's contract: exactly one EpisodeRecord to the
+	// coordinator, then wait to be stopped.
+	Launch func(spec EpisodeSpec) *actor.Props
 }
 
 // IterationReport is what one iteration did. Records holds every terminal record, in
@@ -241,9 +246,13 @@ func (a *coordinatorActor) fill(c actor.Context) {
 			continue
 		}
 		ref := st.refs[i]
-		spec := episodeSpec{ref: ref, task: st.tasks[ref.Group], inference: a.inference, graders: a.graders,
-			coordinator: a.self, sandboxes: a.sandboxes, seed: a.cfg.Seed}
-		pid := c.Spawn(newEpisodeProps(a.rt, a.cfg.Episode, spec, a.cfg.EpisodeMiddleware))
+		spec := EpisodeSpec{Ref: ref, Task: st.tasks[ref.Group], Inference: a.inference, Graders: a.graders,
+			Coordinator: a.self, Sandboxes: a.sandboxes, Seed: a.cfg.Seed}
+		props := NewEpisodeProps(a.rt, a.cfg.Episode, spec, a.cfg.EpisodeMiddleware...)
+		if a.cfg.Launch != nil {
+			props = a.cfg.Launch(spec)
+		}
+		pid := c.Spawn(props)
 		a.live[pid.Id] = i
 		a.pidOf[i] = pid
 	}

@@ -120,7 +120,22 @@ type episodeActor struct {
 	timers     []*Timer
 }
 
-func newEpisodeProps(rt *Runtime, cfg EpisodeConfig, spec episodeSpec, mw []actor.ReceiverMiddleware) *actor.Props {
+// EpisodeSpec is everything an episode is born with: its identity, its task, and the
+// actors it talks to (a cluster worker puts its own relay in Inference and Coordinator).
+type EpisodeSpec struct {
+	Ref         messages.EpisodeRef
+	Task        messages.TaskRef
+	Inference   *actor.PID
+	Graders     *actor.PID
+	Coordinator *actor.PID
+	Sandboxes   sandbox.Factory
+	Seed        uint64
+}
+
+// NewEpisodeProps makes the props of one episode actor, as the coordinator spawns it.
+func NewEpisodeProps(rt *Runtime, cfg EpisodeConfig, s EpisodeSpec, mw ...actor.ReceiverMiddleware) *actor.Props {
+	spec := episodeSpec{ref: s.Ref, task: s.Task, inference: s.Inference, graders: s.Graders,
+		coordinator: s.Coordinator, sandboxes: s.Sandboxes, seed: s.Seed}
 	ledger := &episodeLedger{}
 	opts := []actor.PropsOption{actor.WithSupervisor(stopOnPanic{rt: rt})}
 	if len(mw) > 0 {

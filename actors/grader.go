@@ -20,6 +20,12 @@ type gradersActor struct {
 	life   *lifetime
 }
 
+// NewGradersProps makes the props of a grader pool of the given concurrency (0: no cap),
+// as the guardian spawns it; a cluster worker spawns its own.
+func NewGradersProps(rt *Runtime, g swe.Grader, concurrency int) *actor.Props {
+	return newGradersProps(rt, g, concurrency)
+}
+
 func newGradersProps(rt *Runtime, g swe.Grader, concurrency int) *actor.Props {
 	life := newLifetime()
 	pool := newWorkerPool(rt, life.ctx, concurrency)

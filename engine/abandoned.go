@@ -60,6 +60,8 @@ func failureFix(k messages.FailureKind) string {
 		return "replies came for another policy version: check that the trainer serves each new version before it reports it"
 	case messages.FailCancelled:
 		return "the run was stopped before any episode ended"
+	case messages.FailNodeLost:
+		return "the cluster's workers were lost while running the episodes: check that `swerl node` runs on the peers and that the head reaches them (--peers, --listen, --advertise)"
 	default:
 		return "see the records' failure causes (records.jsonl)"
 	}

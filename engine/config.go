@@ -13,6 +13,7 @@ import (
 	"github.com/swerl/swerl/policy"
 	"github.com/swerl/swerl/policy/dapo"
 	"github.com/swerl/swerl/sandbox"
+	"github.com/swerl/swerl/sim"
 	"github.com/swerl/swerl/swe"
 )
 
@@ -49,6 +50,21 @@ type Config struct {
 	OnIteration func(actors.IterationReport)
 	// EpisodeMiddleware wraps each episode actor (tracing, fault injection).
 	EpisodeMiddleware []actor.ReceiverMiddleware
+
+	// Cluster, if set, runs the episodes on its workers (`swerl train --cluster`):
+	// Run spawns its actors in the cluster's actor system and leaves it running.
+	Cluster Cluster
+	// ClusterSims are the SimSWE configs the tasks are drawn from, for the workers to
+	// rebuild them.
+	ClusterSims []sim.Config
+}
+
+// Cluster is the head's cluster layer as Run needs it (cluster/node.Head).
+type Cluster interface {
+	// System is the remote-enabled actor system of the head node.
+	System() *actor.ActorSystem
+	// Launcher makes the coordinator's Launch hook for one run.
+	Launcher(rt *actors.Runtime, ep actors.EpisodeConfig, sims []sim.Config) func(actors.EpisodeSpec) *actor.Props
 }
 
 // DefaultConfig returns the defaults: the paper's G=10, delta 1e-6 with Bessel's

@@ -46,11 +46,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	system := actor.NewActorSystem(
-		actor.WithDeadLetterThrottleInterval(deadLetterThrottle),
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-			return slog.New(logging.SlogHandler(log.Named("protoactor"), slog.LevelWarn))
-		}))
+	var system *actor.ActorSystem
+	if cfg.Cluster != nil {
+		system = cfg.Cluster.System()
+	} else {
+		system = actor.NewActorSystem(
+			actor.WithDeadLetterThrottleInterval(deadLetterThrottle),
+			actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+				return slog.New(logging.SlogHandler(log.Named("protoactor"), slog.LevelWarn))
+			}))
+	}
 	rt := actors.NewRuntime(system, log)
 	col := &collector{done: make(chan struct{}), cfg: cfg}
 	gc := actors.GuardianConfig{
@@ -65,6 +70,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		GraderConcurrency:      cfg.GraderConcurrency,
 		Supervision:            cfg.Supervision,
 	}
+	if cfg.Cluster != nil {
+		gc.Coordinator.Launch = cfg.Cluster.Launcher(rt, cfg.Episode, cfg.ClusterSims)
+	}
 	comp := actors.Components{Policy: cfg.Policy, Trainer: cfg.Trainer, Sandboxes: cfg.Sandboxes, Grader: cfg.Grader}
 	guardian := system.Root.Spawn(actors.NewGuardianProps(rt, gc, comp, col))
 
@@ -77,6 +85,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	stopTree(system, guardian, log)
 	rt.Wait()
+	if cfg.Cluster != nil {
+		return col.result() // the cluster's system outlives the run
+	}
 	system.Shutdown()
 	// Proto.Actor's dead-letter log throttle keeps a goroutine for one interval after
 	// the last dead letter; wait it out so that nothing of the run outlives Run.

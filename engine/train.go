@@ -30,6 +30,8 @@ type TrainOptions struct {
 	// checkpoints/<stage>.ckpt exist in Out are not run again (each is loaded and
 	// evaluated for its table row), and training goes on from the latest.
 	Resume bool
+	// Cluster, if set, runs every rollout's episodes on the cluster's workers.
+	Cluster Cluster
 }
 
 // TrainResult is the recipe's outcome: the paper's Table 1 rows and the learning curve.
@@ -56,6 +58,7 @@ type recipeRun struct {
 	pol     *tiny.Policy
 	pool    []sim.Task
 	heldOut []sim.Task
+	sims    []sim.Config // the configs pool and heldOut are drawn from (for cluster workers)
 	metrics *MetricsFile
 	step    int
 	curve   []CurvePoint
@@ -116,7 +119,7 @@ func Train(ctx context.Context, opts TrainOptions) (TrainResult, error) {
 		return TrainResult{}, err
 	}
 	rr := &recipeRun{opts: opts, r: r, model: model, trainer: trainer, pool: pool,
-		heldOut: sim.Generate(held, r.HeldOut.Tasks.Ours), metrics: metrics, begin: time.Now(),
+		heldOut: sim.Generate(held, r.HeldOut.Tasks.Ours), sims: []sim.Config{world, held}, metrics: metrics, begin: time.Now(),
 		pol: tiny.NewPolicy(model, tiny.PolicyConfig{Seed: r.Seed, MaxBatch: 256})}
 	rr.say("SimSWE %s: %d training tasks, %d held-out; tiny model %d parameters", r.World.Preset, len(pool), len(rr.heldOut), model.NumParams())
 
@@ -221,6 +224,7 @@ func (rr *recipeRun) rollouts(ctx context.Context, tasks []sim.Task, g, turnCap,
 		cfg.Episode.LengthThreshold = lthr
 	}
 	cfg.Logger = rr.opts.Logger
+	cfg.Cluster, cfg.ClusterSims = rr.opts.Cluster, rr.sims
 	res, err := Run(ctx, cfg)
 	if err != nil {
 		return IterationResult{}, err

@@ -13,6 +13,7 @@ const (
 	FailCrashed      FailureKind = "crashed"       // the episode actor panicked past its restart budget
 	FailCancelled    FailureKind = "cancelled"     // the run was stopped before the episode ended
 	FailStale        FailureKind = "stale"         // a reply for another policy version or attempt
+	FailNodeLost     FailureKind = "node_lost"     // the cluster member running the episode was lost
 )
 
 // Failure is an expected infrastructure failure, reported as a message rather than a

@@ -74,6 +74,19 @@ func Generate(cfg Config, n int) []Task {
 	return out
 }
 
+// GenerateOne returns task i of cfg, the same as Generate(cfg, i+1)[i]: a cluster
+// worker rebuilds the head's task from its config and index. It returns an error when
+// cfg is not valid.
+func GenerateOne(cfg Config, i int) (Task, error) {
+	if err := cfg.Validate(); err != nil {
+		return Task{}, err
+	}
+	if i < 0 {
+		return Task{}, fmt.Errorf("sim: task index %d is negative", i)
+	}
+	return generateTask(cfg, i), nil
+}
+
 func generateTask(cfg Config, i int) Task {
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
 	id := fmt.Sprintf("sim-%d-%d", cfg.Seed, i)

@@ -24,6 +24,9 @@ commands:
   rollout sample, grade and record rollouts from an OpenAI-compatible server (vLLM, SGLang);
           with --learner, synchronous DAPO against an external trainer
   rft     turn trajectory records into rejection fine-tuning data (chat messages + token masks)
+  sandbox 'sandbox sweep [--all]': remove Docker sandbox containers left by runs that are gone
+  node    run a cluster worker: 'node --cluster NAME --peers host:port,...' (the head is
+          'train --cluster NAME --peers ...')
   help    show this text
 
 Run 'swerl <command> -h' for a command's flags.
@@ -55,6 +58,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return rolloutCmd(ctx, args[1:], stdout, stderr)
 	case "rft":
 		return rftCmd(ctx, args[1:], stdout, stderr)
+	case "sandbox":
+		return sandboxCmd(ctx, args[1:], stdout, stderr)
+	case "node":
+		return nodeCmd(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])

@@ -19,6 +19,8 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var sets setFlags
 	fs.Var(&sets, "set", "section.knob=value: replace a knob's 'ours' value (repeatable), e.g. --set stage1.eps_high=0.2")
 	resume := fs.Bool("resume", false, "go on after the last finished phase whose checkpoint is in --out")
+	var cf clusterFlags
+	cf.register(fs, "127.0.0.1:0")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -26,7 +28,17 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	res, err := engine.Train(ctx, engine.TrainOptions{Recipe: r, Out: *out, Progress: stdout, Resume: *resume})
+	opts := engine.TrainOptions{Recipe: r, Out: *out, Progress: stdout, Resume: *resume}
+	if cf.name != "" {
+		head, stop, err := startHead(&cf, stderr)
+		if err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		defer stop()
+		opts.Cluster = head
+		opts.Logger = cf.logger(stderr, "swerl")
+	}
+	res, err := engine.Train(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}

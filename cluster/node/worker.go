@@ -1,0 +1,324 @@
+package node
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/swerl/swerl/actors"
+	"github.com/swerl/swerl/cluster/wire"
+	"github.com/swerl/swerl/messages"
+	"github.com/swerl/swerl/sandbox"
+	"github.com/swerl/swerl/swe"
+)
+
+// Worlds rebuilds tasks on a worker: the sandbox factory for a task the head ships, and
+// a grader for every task it has shipped.
+type Worlds interface {
+	// Open makes the task of w ready and returns its sandbox factory.
+	Open(w *wire.World, task messages.TaskRef) (sandbox.Factory, error)
+	swe.Grader
+}
+
+// WorkerConfig is a worker node.
+type WorkerConfig struct {
+	// Slots is how many episodes the worker runs at once: its sandbox cap, announced
+	// to the head (default 4).
+	Slots int
+	// Name is the agent's actor name (default AgentName; tests run several workers in
+	// one actor system).
+	Name string
+	// CheckEvery is how often the worker checks its head's lease (default 250ms).
+	CheckEvery time.Duration
+	// GraderConcurrency caps concurrent gradings (0: Slots).
+	GraderConcurrency int
+	// Episode holds what the wire does not carry (backoff, sandbox start timeout).
+	Episode actors.EpisodeConfig
+	Worlds  Worlds
+	Logger  hclog.Logger
+}
+
+// Worker is a worker node's cluster layer: the agent actor and its grader pool.
+type Worker struct {
+	cfg    WorkerConfig
+	system *actor.ActorSystem
+	rt     *actors.Runtime
+	agent  *actor.PID
+	grader *actor.PID
+
+	mu      sync.Mutex
+	running int
+	stats   WorkerStats
+}
+
+// WorkerStats counts what a worker did.
+type WorkerStats struct {
+	Started   int // episodes started
+	Recorded  int // records acknowledged by a head
+	CutOff    int // episodes stopped because the head's lease ran out
+	Cancelled int // episodes the head cancelled
+}
+
+// StartWorker spawns the worker's agent (named AgentName) in system.
+func StartWorker(system *actor.ActorSystem, cfg WorkerConfig) (*Worker, error) {
+	if cfg.Slots <= 0 {
+		cfg.Slots = 4
+	}
+	if cfg.Name == "" {
+		cfg.Name = AgentName
+	}
+	if cfg.CheckEvery <= 0 {
+		cfg.CheckEvery = 250 * time.Millisecond
+	}
+	if cfg.GraderConcurrency <= 0 {
+		cfg.GraderConcurrency = cfg.Slots
+	}
+	if cfg.Episode == (actors.EpisodeConfig{}) {
+		cfg.Episode = actors.DefaultEpisodeConfig()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Worlds == nil {
+		return nil, fmt.Errorf("cluster worker: no task worlds")
+	}
+	w := &Worker{cfg: cfg, system: system, rt: actors.NewRuntime(system, cfg.Logger)}
+	graders := system.Root.Spawn(actors.NewGradersProps(w.rt, cfg.Worlds, cfg.GraderConcurrency))
+	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return &agentActor{w: w, graders: graders, shims: map[string]*shimEntry{}}
+	}), cfg.Name)
+	if err != nil {
+		return nil, fmt.Errorf("cluster worker: %w", err)
+	}
+	w.agent, w.grader = pid, graders
+	return w, nil
+}
+
+// Agent is the agent's PID.
+func (w *Worker) Agent() *actor.PID { return w.agent }
+
+// Running is how many episodes run now.
+func (w *Worker) Running() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.running
+}
+
+// Stats returns the counters so far.
+func (w *Worker) Stats() WorkerStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stats
+}
+
+// Stop stops every episode (removing their sandboxes) and the agent, and waits for
+// the goroutines and timers they own.
+func (w *Worker) Stop() {
+	_ = w.system.Root.StopFuture(w.agent).Wait()
+	_ = w.system.Root.StopFuture(w.grader).Wait()
+	w.rt.Wait()
+}
+
+type shimEntry struct {
+	pid     *actor.PID
+	head    string
+	attempt int64
+}
+
+type checkLease struct{}
+
+// agentActor takes the head's lease and episodes, and stops them all when the lease
+// runs out.
+type agentActor struct {
+	w       *Worker
+	graders *actor.PID
+	shims   map[string]*shimEntry // episode key -> its shim
+	head    string                // the epoch of the head whose lease we hold
+	headPID *actor.PID
+	until   time.Time
+	timer   *time.Timer
+}
+
+func (a *agentActor) Receive(c actor.Context) {
+	w := a.w
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.schedule(c)
+	case checkLease:
+		if a.head != "" && time.Now().After(a.until) {
+			a.cutOff(c, fmt.Sprintf("no lease from head %s for %v", a.head, time.Since(a.until.Add(-time.Duration(0)))))
+		}
+		a.schedule(c)
+	case *wire.Lease:
+		a.onLease(c, m)
+	case *wire.StartEpisode:
+		a.onStart(c, m)
+	case *wire.CancelEpisode:
+		k := keyOf(m.Ref.Msg())
+		if e := a.shims[string(k)]; e != nil && e.head == m.Fence.GetHead() && e.attempt == m.Fence.GetAttempt() {
+			w.cfg.Logger.Info("head cancelled an episode", "ref", m.Ref.Msg(), "reason", m.Reason)
+			w.count(func(s *WorkerStats) { s.Cancelled++ })
+			c.Stop(e.pid)
+		}
+	case *actor.Terminated:
+		for k, e := range a.shims {
+			if e.pid.Equal(m.Who) {
+				delete(a.shims, k)
+				w.mu.Lock()
+				w.running--
+				w.mu.Unlock()
+			}
+		}
+	case *actor.Stopping:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+	}
+}
+
+func (w *Worker) count(f func(*WorkerStats)) {
+	w.mu.Lock()
+	f(&w.stats)
+	w.mu.Unlock()
+}
+
+func (a *agentActor) schedule(c actor.Context) {
+	self, sys := c.Self(), a.w.system
+	a.timer = time.AfterFunc(a.w.cfg.CheckEvery, func() { sys.Root.Send(self, checkLease{}) })
+}
+
+func (a *agentActor) onLease(c actor.Context, m *wire.Lease) {
+	w := a.w
+	if m.Head != a.head {
+		if a.head != "" {
+			a.cutOff(c, fmt.Sprintf("a new head %s took over from %s", m.Head, a.head))
+		}
+		w.cfg.Logger.Info("serving head", "head", m.Head, "address", m.HeadPid.GetAddress())
+		a.head = m.Head
+	}
+	a.headPID = actorPID(m.HeadPid)
+	// The lease runs from when we got it: clocks of different machines are not compared.
+	a.until = time.Now().Add(time.Duration(m.TtlNs))
+	c.Send(a.headPID, &wire.Announce{Member: w.system.ID, Slots: int64(w.cfg.Slots), InFlight: int64(len(a.shims)),
+		Agent: wirePID(c.Self())})
+}
+
+// cutOff stops every episode: the head is gone or cut off from us.
+func (a *agentActor) cutOff(c actor.Context, cause string) {
+	if len(a.shims) > 0 {
+		a.w.cfg.Logger.Warn("cut off from the head: stopping episodes and removing their sandboxes", "episodes", len(a.shims), "cause", cause)
+		a.w.count(func(s *WorkerStats) { s.CutOff += len(a.shims) })
+	}
+	for _, e := range a.shims {
+		c.Stop(e.pid)
+	}
+	a.head = ""
+}
+
+func (a *agentActor) onStart(c actor.Context, m *wire.StartEpisode) {
+	w := a.w
+	if m.Fence.GetHead() == "" || m.Fence.GetHead() != a.head || time.Now().After(a.until) {
+		w.cfg.Logger.Warn("episode from a head whose lease we do not hold: ignored", "ref", m.Ref.Msg(), "head", m.Fence.GetHead())
+		return
+	}
+	k := string(keyOf(m.Ref.Msg()))
+	if e := a.shims[k]; e != nil {
+		if e.head == m.Fence.Head && e.attempt >= m.Fence.Attempt {
+			return // a doubled start
+		}
+		c.Stop(e.pid) // an older attempt of ours: the head placed it again
+	}
+	f, err := w.cfg.Worlds.Open(m.World, m.Task.Msg())
+	spec := actors.EpisodeSpec{Ref: m.Ref.Msg(), Task: m.Task.Msg(), Graders: a.graders, Sandboxes: f, Seed: m.Seed}
+	s := &shimActor{w: w, fence: m.Fence, proxy: actorPID(m.Proxy), spec: spec,
+		cfg: episodeConfig(m.Config, w.cfg.Episode), openErr: err}
+	pid := c.Spawn(actor.PropsFromProducer(func() actor.Actor { return s }))
+	c.Watch(pid)
+	a.shims[k] = &shimEntry{pid: pid, head: m.Fence.Head, attempt: m.Fence.Attempt}
+	w.mu.Lock()
+	w.running++
+	w.stats.Started++
+	w.mu.Unlock()
+}
+
+type resendRecord struct{}
+
+// shimActor is the parent of one episode on a worker: it relays the episode's
+// generations to the head's proxy and its record back, resending the record until the
+// head acknowledges it.
+type shimActor struct {
+	w       *Worker
+	fence   *wire.Fence
+	proxy   *actor.PID
+	spec    actors.EpisodeSpec
+	cfg     actors.EpisodeConfig
+	openErr error
+
+	episode *actor.PID
+	done    *wire.EpisodeDone
+	timer   *time.Timer
+}
+
+func (s *shimActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		if s.openErr != nil {
+			rec := messages.Abandon(s.spec.Ref, s.spec.Task, messages.Failure{Kind: messages.FailSandboxStart,
+				Cause: fmt.Sprintf("worker %s cannot build the task: %v", c.Self().Address, s.openErr)})
+			s.send(c, rec)
+			return
+		}
+		spec := s.spec
+		spec.Inference, spec.Coordinator = c.Self(), c.Self()
+		s.episode = c.Spawn(actors.NewEpisodeProps(s.w.rt, s.cfg, spec))
+	case messages.GenerateRequest:
+		c.Send(s.proxy, wire.GenerateRequestOf(s.fence, m, wirePID(c.Self())))
+	case *wire.GenerateReply:
+		if s.episode != nil && s.same(m.Fence) {
+			c.Send(s.episode, m.Msg())
+		}
+	case *wire.GenerateFailed:
+		if s.episode != nil && s.same(m.Fence) {
+			c.Send(s.episode, m.Msg())
+		}
+	case messages.EpisodeRecord:
+		if s.done == nil {
+			s.send(c, m)
+		}
+	case resendRecord:
+		if s.done != nil {
+			c.Send(s.proxy, s.done)
+			s.arm(c)
+		}
+	case *wire.RecordAck:
+		if s.same(m.Fence) {
+			s.w.count(func(st *WorkerStats) { st.Recorded++ })
+			c.Stop(c.Self())
+		}
+	case *actor.Stopping:
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+	}
+}
+
+func (s *shimActor) same(f *wire.Fence) bool {
+	return f.GetHead() == s.fence.GetHead() && f.GetAttempt() == s.fence.GetAttempt()
+}
+
+func (s *shimActor) send(c actor.Context, rec messages.EpisodeRecord) {
+	if s.episode != nil {
+		c.Stop(s.episode) // its record is in: the episode and its sandbox can go
+	}
+	s.done = &wire.EpisodeDone{Fence: s.fence, Record: wire.RecordOf(rec), Shim: wirePID(c.Self())}
+	c.Send(s.proxy, s.done)
+	s.arm(c)
+}
+
+func (s *shimActor) arm(c actor.Context) {
+	self, sys := c.Self(), s.w.system
+	s.timer = time.AfterFunc(time.Second, func() { sys.Root.Send(self, resendRecord{}) })
+}
