@@ -30,7 +30,7 @@ type proxyActor struct {
 	lost     int                  // workers lost under this episode
 	lostFrom string               // the worker of the last loss, until placed again
 	done     bool
-	final    *wire.Fence // the fence of the attempt whose record was taken
+	final    *wire.Fence        // the fence of the attempt whose record was taken
 	wire     *wire.StartEpisode // the start message without its fence
 	deadline *time.Timer
 	retry    *time.Timer
