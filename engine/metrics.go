@@ -42,6 +42,13 @@ type MetricsLine struct {
 	Pass1 *float64 `json:"pass1,omitempty"`
 	PassG *float64 `json:"passG,omitempty"`
 
+	// Records counts the terminal records the barrier took (one per requested
+	// episode); Duplicates and Stale the ones it dropped (a record twice, a reply for
+	// another attempt or version).
+	Records    int `json:"records,omitempty"`
+	Duplicates int `json:"duplicates,omitempty"`
+	Stale      int `json:"stale,omitempty"`
+
 	RolloutSeconds  float64 `json:"rollout_seconds,omitempty"`
 	TrainingSeconds float64 `json:"training_seconds,omitempty"`
 }
@@ -51,7 +58,7 @@ func IterationLine(stage string, step int, r actors.IterationReport) MetricsLine
 	l := MetricsLine{Time: time.Now().UTC(), Stage: stage, Kind: "iteration", Step: step, Iteration: r.Iteration,
 		Version: r.PolicyVersion, Episodes: r.Requested, Resolved: r.Resolved, Abandoned: r.Abandoned,
 		GroupsKept: r.GroupsKept, GroupsDroppedZero: r.GroupsDroppedZeroAdvantage, GroupsDroppedAband: r.GroupsDroppedAbandoned,
-		BatchSize: r.BatchSize, RolloutSeconds: r.Rollout.Seconds(), TrainingSeconds: r.Training.Seconds()}
+		BatchSize: r.BatchSize, Records: r.Finished + r.Abandoned, Duplicates: r.Duplicates, Stale: r.Stale, RolloutSeconds: r.Rollout.Seconds(), TrainingSeconds: r.Training.Seconds()}
 	if len(r.AbandonedBy) > 0 {
 		l.Abandons = map[string]int{}
 		for k, v := range r.AbandonedBy {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/swerl/swerl/cluster/wire"
@@ -61,7 +62,11 @@ type SimWorlds struct {
 
 	mu    sync.Mutex
 	tasks map[string]sim.Task
+	open  atomic.Int64
 }
+
+// OpenSandboxes is how many sandboxes are started and not yet closed.
+func (s *SimWorlds) OpenSandboxes() int { return int(s.open.Load()) }
 
 // Open implements Worlds.
 func (s *SimWorlds) Open(w *wire.World, ref messages.TaskRef) (sandbox.Factory, error) {
@@ -85,11 +90,7 @@ func (s *SimWorlds) Open(w *wire.World, ref messages.TaskRef) (sandbox.Factory, 
 	}
 	s.tasks[t.ID] = t
 	s.mu.Unlock()
-	var f sandbox.Factory = sim.NewFactory([]sim.Task{t})
-	if s.Latency > 0 {
-		f = slowFactory{f: f, d: s.Latency}
-	}
-	return f, nil
+	return slowFactory{f: sim.NewFactory([]sim.Task{t}), d: s.Latency, open: &s.open}, nil
 }
 
 // Grade implements swe.Grader for the tasks opened so far.
@@ -103,10 +104,11 @@ func (s *SimWorlds) Grade(ctx context.Context, req messages.GradeRequest) (swe.V
 	return sim.NewGrader([]sim.Task{t}).Grade(ctx, req)
 }
 
-// slowFactory adds a latency to every sandbox start and command.
+// slowFactory counts open sandboxes and adds a latency to every start and command.
 type slowFactory struct {
-	f sandbox.Factory
-	d time.Duration
+	f    sandbox.Factory
+	d    time.Duration
+	open *atomic.Int64
 }
 
 func (s slowFactory) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox, error) {
@@ -117,12 +119,19 @@ func (s slowFactory) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sand
 	if err != nil {
 		return nil, err
 	}
-	return slowSandbox{Sandbox: sb, d: s.d}, nil
+	s.open.Add(1)
+	return slowSandbox{Sandbox: sb, d: s.d, open: s.open}, nil
 }
 
 type slowSandbox struct {
 	sandbox.Sandbox
-	d time.Duration
+	d    time.Duration
+	open *atomic.Int64
+}
+
+func (s slowSandbox) Close(ctx context.Context) error {
+	s.open.Add(-1)
+	return s.Sandbox.Close(ctx)
 }
 
 func (s slowSandbox) Exec(ctx context.Context, command string) (sandbox.Output, error) {
@@ -133,6 +142,9 @@ func (s slowSandbox) Exec(ctx context.Context, command string) (sandbox.Output, 
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -31,6 +31,10 @@ type WorkerConfig struct {
 	// Name is the agent's actor name (default AgentName; tests run several workers in
 	// one actor system).
 	Name string
+	// MemberID is the member ID the worker announces itself under (default the actor
+	// system's ID, which is its ID in the member list; tests run several workers in one
+	// actor system).
+	MemberID string
 	// CheckEvery is how often the worker checks its head's lease (default 250ms).
 	CheckEvery time.Duration
 	// GraderConcurrency caps concurrent gradings (0: Slots).
@@ -70,6 +74,9 @@ func StartWorker(system *actor.ActorSystem, cfg WorkerConfig) (*Worker, error) {
 	if cfg.Name == "" {
 		cfg.Name = AgentName
 	}
+	if cfg.MemberID == "" {
+		cfg.MemberID = system.ID
+	}
 	if cfg.CheckEvery <= 0 {
 		cfg.CheckEvery = 250 * time.Millisecond
 	}
@@ -88,7 +95,7 @@ func StartWorker(system *actor.ActorSystem, cfg WorkerConfig) (*Worker, error) {
 	w := &Worker{cfg: cfg, system: system, rt: actors.NewRuntime(system, cfg.Logger)}
 	graders := system.Root.Spawn(actors.NewGradersProps(w.rt, cfg.Worlds, cfg.GraderConcurrency))
 	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return &agentActor{w: w, graders: graders, shims: map[string]*shimEntry{}}
+		return &agentActor{w: w, graders: graders, shims: map[string]*shimEntry{}, live: map[string]bool{}}
 	}), cfg.Name)
 	if err != nil {
 		return nil, fmt.Errorf("cluster worker: %w", err)
@@ -136,6 +143,7 @@ type agentActor struct {
 	w       *Worker
 	graders *actor.PID
 	shims   map[string]*shimEntry // episode key -> its shim
+	live    map[string]bool       // the id of every shim not yet terminated, replaced ones included
 	head    string                // the epoch of the head whose lease we hold
 	headPID *actor.PID
 	until   time.Time
@@ -164,12 +172,17 @@ func (a *agentActor) Receive(c actor.Context) {
 			c.Stop(e.pid)
 		}
 	case *actor.Terminated:
+		// A shim's Terminated comes twice (to its parent and to its watcher), and a
+		// shim replaced by a newer attempt of its episode is no longer in shims.
+		if a.live[m.Who.Id] {
+			delete(a.live, m.Who.Id)
+			w.mu.Lock()
+			w.running--
+			w.mu.Unlock()
+		}
 		for k, e := range a.shims {
 			if e.pid.Equal(m.Who) {
 				delete(a.shims, k)
-				w.mu.Lock()
-				w.running--
-				w.mu.Unlock()
 			}
 		}
 	case *actor.Stopping:
@@ -192,6 +205,13 @@ func (a *agentActor) schedule(c actor.Context) {
 
 func (a *agentActor) onLease(c actor.Context, m *wire.Lease) {
 	w := a.w
+	if sent := time.Unix(0, m.SentUnixNs); m.SentUnixNs > 0 && time.Since(sent) > time.Duration(m.TtlNs) {
+		// A lease that sat in a buffer (this process was frozen, or the network held
+		// it) renews nothing; only a clock far behind ours would make a fresh one look
+		// this old, and then every lease is refused and the log says so.
+		w.cfg.Logger.Warn("stale lease ignored", "head", m.Head, "age", time.Since(sent))
+		return
+	}
 	if m.Head != a.head {
 		if a.head != "" {
 			a.cutOff(c, fmt.Sprintf("a new head %s took over from %s", m.Head, a.head))
@@ -200,9 +220,10 @@ func (a *agentActor) onLease(c actor.Context, m *wire.Lease) {
 		a.head = m.Head
 	}
 	a.headPID = actorPID(m.HeadPid)
-	// The lease runs from when we got it: clocks of different machines are not compared.
+	// The lease runs from when we got it, so that a clock a little off does not
+	// shorten it.
 	a.until = time.Now().Add(time.Duration(m.TtlNs))
-	c.Send(a.headPID, &wire.Announce{Member: w.system.ID, Slots: int64(w.cfg.Slots), InFlight: int64(len(a.shims)),
+	c.Send(a.headPID, &wire.Announce{Member: w.cfg.MemberID, Slots: int64(w.cfg.Slots), InFlight: int64(len(a.shims)),
 		Agent: wirePID(c.Self())})
 }
 
@@ -236,8 +257,10 @@ func (a *agentActor) onStart(c actor.Context, m *wire.StartEpisode) {
 	s := &shimActor{w: w, fence: m.Fence, proxy: actorPID(m.Proxy), spec: spec,
 		cfg: episodeConfig(m.Config, w.cfg.Episode), openErr: err}
 	pid := c.Spawn(actor.PropsFromProducer(func() actor.Actor { return s }))
+	w.cfg.Logger.Debug("episode started", "ref", spec.Ref, "attempt", m.Fence.Attempt)
 	c.Watch(pid)
 	a.shims[k] = &shimEntry{pid: pid, head: m.Fence.Head, attempt: m.Fence.Attempt}
+	a.live[pid.Id] = true
 	w.mu.Lock()
 	w.running++
 	w.stats.Started++

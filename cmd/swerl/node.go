@@ -66,7 +66,8 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	w, err := node.StartWorker(n.System, node.WorkerConfig{Slots: *slots, Worlds: &node.SimWorlds{Latency: *latency}, Logger: log})
+	worlds := &node.SimWorlds{Latency: *latency}
+	w, err := node.StartWorker(n.System, node.WorkerConfig{Slots: *slots, Worlds: worlds, Logger: log})
 	if err != nil {
 		n.Leave()
 		return fmt.Errorf("node: %w", err)
@@ -77,8 +78,8 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	w.Stop()
 	n.Leave()
 	s := w.Stats()
-	fmt.Fprintf(stdout, "worker stopped: %d episodes started, %d recorded, %d stopped when cut off from the head, %d cancelled by it\n",
-		s.Started, s.Recorded, s.CutOff, s.Cancelled)
+	fmt.Fprintf(stdout, "worker stopped: %d episodes started, %d recorded, %d stopped when cut off from the head, %d cancelled by it; %d sandboxes open\n",
+		s.Started, s.Recorded, s.CutOff, s.Cancelled, worlds.OpenSandboxes())
 	return nil
 }
 
