@@ -196,7 +196,7 @@ func (f *Factory) create(ctx context.Context, w want, spec sandbox.Spec, warm bo
 		}
 		return nil, fmt.Errorf("starting container %s: %w", short(id), err)
 	}
-	f.holdLease(id)
+	f.holdLease(id, deadline)
 	if w.checkout != "" {
 		if err := f.copyCheckout(ctx, id, w.checkout, w.root); err != nil {
 			if ctx.Err() != nil {

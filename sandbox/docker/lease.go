@@ -30,13 +30,14 @@ const leaseFile = "/run/swerl-lease"
 
 // leaseScript is the container's main process (the "idle" process of exec.go), run
 // as bash -c leaseScript swerl-lease DEADLINE TTL: it exits when the clock reaches
-// DEADLINE (unix seconds) or the lease, which starts as TTL seconds from its own
-// start (so a restart starts it afresh) and only ever grows to what leaseFile says.
+// DEADLINE (unix seconds; status ExitDeadline) or the lease (ExitLeaseLapsed), which
+// starts as TTL seconds from its own start (so a restart starts it afresh) and only
+// ever grows to what leaseFile says.
 // Once started it forks nothing: the clock is printf's %(%s)T, and the one-second
 // sleep a read with a timeout on a pipe nobody writes to (bash builtins), so a full
 // process table (a fork bomb) neither stops it nor kills it. For an older bash, the
 // fallbacks fork date and sleep; a failed fork never ends the loop.
-const leaseScript = `d=$1 f=` + leaseFile + `
+var leaseScript = `d=$1 f=` + leaseFile + `
 exec 3<> <(:)
 clock() { printf -v now '%(%s)T' -1 2>/dev/null && [[ $now =~ ^[0-9]+$ ]] || now=$(date +%s) || now=; }
 clock
@@ -48,7 +49,17 @@ while (( now < d && now < l )); do
   read -r v <"$f" 2>/dev/null
   [[ $v =~ ^[0-9]{1,12}$ ]] && (( 10#$v > l )) && l=$(( 10#$v ))
 done
+(( now < d )) && exit ` + strconv.Itoa(ExitLeaseLapsed) + `
+exit ` + strconv.Itoa(ExitDeadline) + `
 `
+
+// ExitLeaseLapsed and ExitDeadline are the exit statuses of a sandbox container
+// that ended by itself (the daemon's die event carries them): its lease ran out, or
+// its hard deadline passed.
+const (
+	ExitLeaseLapsed = 10
+	ExitDeadline    = 11
+)
 
 // leaseCmd is the entrypoint of a container whose hard deadline is deadline.
 func (f *Factory) leaseCmd(deadline time.Time) []string {
@@ -71,26 +82,33 @@ func ceilSeconds(d time.Duration) int64 { return int64((d + time.Second - 1) / t
 // leases is the set of a factory's live containers, whose leases one goroutine
 // (renewLeases) renews while the set is not empty.
 type leases struct {
-	mu      sync.Mutex
-	live    map[string]int // container id -> renewals failed in a row
-	running bool           // renewLeases runs
-	wake    chan struct{}  // (1) the set became empty: renewLeases checks at once
-	loop    tracker        // renewLeases goroutines (at most one)
+	mu       sync.Mutex
+	live     map[string]*lease        // by container id
+	inflight map[string]chan struct{} // container id -> closed when its renewal ends
+	running  bool                     // renewLeases runs
+	wake     chan struct{}            // (1) the set became empty: renewLeases checks at once
+	loop     tracker                  // renewLeases goroutines (at most one)
+}
+
+// lease is one live container's.
+type lease struct {
+	deadline time.Time // the container's hard deadline (leaseCmd)
+	failed   int       // renewals failed in a row
 }
 
 // renewParallel bounds the renewals in flight at once.
 const renewParallel = 16
 
-// holdLease adds a started container to the renewed set, starting the renewal
-// goroutine when it is not running.
-func (f *Factory) holdLease(id string) {
+// holdLease adds a started container, whose deadline is deadline, to the renewed
+// set, starting the renewal goroutine when it is not running.
+func (f *Factory) holdLease(id string, deadline time.Time) {
 	l := &f.leases
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.live == nil {
-		l.live = map[string]int{}
+		l.live, l.inflight = map[string]*lease{}, map[string]chan struct{}{}
 	}
-	l.live[id] = 0
+	l.live[id] = &lease{deadline: deadline}
 	if !l.running {
 		l.running = true
 		l.loop.add()
@@ -98,18 +116,24 @@ func (f *Factory) holdLease(id string) {
 	}
 }
 
-// dropLease removes a container from the renewed set (it is being removed).
+// dropLease removes a container from the renewed set (it is about to be removed)
+// and waits for a renewal in flight to end: a write into the container's files
+// racing its removal can make the daemon fail to remove them.
 func (f *Factory) dropLease(id string) {
 	l := &f.leases
 	l.mu.Lock()
 	delete(l.live, id)
 	empty := len(l.live) == 0
+	renewing := l.inflight[id]
 	l.mu.Unlock()
 	if empty {
 		select {
 		case l.wake <- struct{}{}:
 		default:
 		}
+	}
+	if renewing != nil {
+		<-renewing
 	}
 }
 
@@ -151,19 +175,35 @@ func (f *Factory) renewLeases() {
 // logged (a warning from the second in a row on): the next renewals may still
 // succeed before the lease lapses. A container gone leaves the set.
 func (f *Factory) renewLease(id string) {
+	l := &f.leases
+	l.mu.Lock()
+	// Not past (or about to pass) the container's deadline: a write racing the
+	// daemon's removal of the container could make that removal fail.
+	if ls, ok := l.live[id]; !ok || l.inflight[id] != nil || time.Until(ls.deadline) < 2*time.Second {
+		l.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	l.inflight[id] = done
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		delete(l.inflight, id)
+		l.mu.Unlock()
+		close(done)
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.LeaseTTL/3)
 	defer cancel()
 	err := f.writeLease(ctx, id, ceilUnix(time.Now())+ceilSeconds(f.cfg.LeaseTTL))
-	l := &f.leases
 	l.mu.Lock()
-	failed, ok := l.live[id]
+	ls, ok := l.live[id]
 	switch {
 	case !ok:
 		// Removed meanwhile: the error, if any, means nothing.
 		l.mu.Unlock()
 		return
 	case err == nil:
-		l.live[id] = 0
+		ls.failed = 0
 		l.mu.Unlock()
 		return
 	case cerrdefs.IsNotFound(err):
@@ -173,8 +213,8 @@ func (f *Factory) renewLease(id string) {
 			"container", short(id))
 		return
 	}
-	failed++
-	l.live[id] = failed
+	ls.failed++
+	failed := ls.failed
 	l.mu.Unlock()
 	if failed >= 2 {
 		f.log.Warn("could not renew a container's lease", "container", short(id), "failures in a row", failed,

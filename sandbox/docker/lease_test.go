@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -32,6 +33,29 @@ func waitGone(t *testing.T, cli *client.Client, id string, limit time.Duration) 
 	return time.Since(begin)
 }
 
+// exitStatus returns the exit status the daemon's die event gave container id
+// since begin ("" when there was none).
+func exitStatus(t *testing.T, cli *client.Client, id string, begin time.Time) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ev := cli.Events(ctx, client.EventsListOptions{
+		Since: strconv.FormatInt(begin.Add(-time.Second).Unix(), 10), Until: strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10),
+		Filters: client.Filters{}.Add("type", "container").Add("event", "die").Add("container", id)})
+	code := ""
+	for {
+		select {
+		case m := <-ev.Messages:
+			code = m.Actor.Attributes["exitCode"]
+		case err := <-ev.Err:
+			if err != nil && !errors.Is(err, io.EOF) {
+				t.Fatalf("events: %v", err)
+			}
+			return code
+		}
+	}
+}
+
 // A container whose lease nobody renews (its owner is gone, as far as it can tell)
 // ends and is removed by the daemon; closing its sandbox afterwards is no error.
 func TestUnrenewedContainerRemovesItself(t *testing.T) {
@@ -43,9 +67,13 @@ func TestUnrenewedContainerRemovesItself(t *testing.T) {
 		t.Fatal("the container is not there after Start")
 	}
 	mustRun(t, s, "true")
+	begin := time.Now()
 	f.dropLease(s.ID()) // the owner stops renewing, as if killed
 	took := waitGone(t, cli, s.ID(), goneWithin)
 	t.Logf("gone %s after the renewals stopped (lease %s)", took.Round(100*time.Millisecond), f.cfg.LeaseTTL)
+	if code := exitStatus(t, cli, s.ID(), begin); code != strconv.Itoa(ExitLeaseLapsed) {
+		t.Errorf("exit status %q, want %d (lease lapsed)", code, ExitLeaseLapsed)
+	}
 	if _, err := s.Exec(context.Background(), "true"); !errors.Is(err, sandbox.ErrDied) {
 		t.Errorf("exec in the expired container: err = %v, want ErrDied", err)
 	}
@@ -85,17 +113,18 @@ func TestRenewedContainerOutlivesItsLease(t *testing.T) {
 	}
 }
 
-// The hard deadline ends a container however its lease is renewed.
+// The hard deadline ends a container however its lease is renewed (the lease,
+// longer than the container's whole life, cannot be what ends it).
 func TestHardDeadlineEndsARenewedContainer(t *testing.T) {
 	t.Parallel()
-	f := newFactory(t, func(c *Config) { c.LeaseTTL, c.MaxLifetime = 3*time.Second, 4*time.Second })
+	f := newFactory(t, func(c *Config) { c.LeaseTTL, c.MaxLifetime = 10*time.Second, 4*time.Second })
 	s := start(t, f, "deadline")
 	cli := testClient(t)
 	begin := time.Now()
 	took := waitGone(t, cli, s.ID(), goneWithin)
 	t.Logf("gone %s after Start returned (max lifetime %s)", took.Round(100*time.Millisecond), f.cfg.MaxLifetime)
-	if time.Since(begin) < time.Second {
-		t.Errorf("gone at once: the deadline ended it before its time")
+	if code := exitStatus(t, cli, s.ID(), begin); code != strconv.Itoa(ExitDeadline) {
+		t.Errorf("exit status %q, want %d (deadline passed)", code, ExitDeadline)
 	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Errorf("closing a sandbox whose container passed its deadline: %v", err)
@@ -108,16 +137,23 @@ func TestRenewalOfAGoneContainer(t *testing.T) {
 	t.Parallel()
 	f := newFactory(t, func(c *Config) { c.LeaseTTL = 3 * time.Second })
 	s := start(t, f, "gone")
-	cli := testClient(t)
-	if _, err := cli.ContainerRemove(context.Background(), s.ID(), client.ContainerRemoveOptions{Force: true}); err != nil {
+	// Removed behind the factory's back, with retries: a renewal may race it.
+	if err := f.removeContainer(context.Background(), s.ID()); err != nil {
 		t.Fatal(err)
 	}
-	f.renewLease(s.ID())
-	f.leases.mu.Lock()
-	_, held := f.leases.live[s.ID()]
-	f.leases.mu.Unlock()
-	if held {
-		t.Errorf("a container gone is still renewed")
+	held := func() bool {
+		f.leases.mu.Lock()
+		defer f.leases.mu.Unlock()
+		_, ok := f.leases.live[s.ID()]
+		return ok
+	}
+	// The renewal goroutine's own renewal may be in flight: this one then
+	// returns at once, and that one drops the container.
+	for begin := time.Now(); held(); time.Sleep(100 * time.Millisecond) {
+		if time.Since(begin) > goneWithin {
+			t.Fatal("a container gone is still renewed")
+		}
+		f.renewLease(s.ID())
 	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Errorf("close: %v", err)

@@ -40,7 +40,7 @@ func Sweep(ctx context.Context, opts SweepOptions) (int, error) {
 	}
 	cli, err := dial(ctx, opts.Host)
 	if err != nil {
-		return 0, fmt.Errorf("docker sweep: %w", err)
+		return 0, fmt.Errorf("docker sandbox: %w", err)
 	}
 	defer cli.Close()
 	host, err := os.Hostname()
@@ -49,7 +49,7 @@ func Sweep(ctx context.Context, opts SweepOptions) (int, error) {
 	}
 	n, err := sweep(ctx, cli, opts.Retry, opts.Logger.Named("docker"), host, opts)
 	if err != nil {
-		return n, fmt.Errorf("docker sweep: %w", err)
+		return n, fmt.Errorf("docker sandbox: sweeping: %w", err)
 	}
 	return n, nil
 }
