@@ -15,6 +15,7 @@ import (
 	"github.com/swerl/swerl/policy"
 	"github.com/swerl/swerl/policy/external"
 	"github.com/swerl/swerl/policy/openai"
+	"github.com/swerl/swerl/sandbox/docker"
 )
 
 const rolloutUsage = `usage: swerl rollout --tasks FILE|builtin --endpoint URL --model NAME [flags]
@@ -34,6 +35,7 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	model := fs.String("model", "", "served model name")
 	apiKey := fs.String("api-key", os.Getenv("OPENAI_API_KEY"), "bearer token (default $OPENAI_API_KEY)")
 	backend := fs.String("sandbox", engine.SandboxLocal, "sandbox backend: local or docker")
+	lease := fs.Duration("sandbox-lease", docker.DefaultLeaseTTL, "docker sandboxes: lease renewed every third of it; if this process dies, even by kill -9, its containers go within the lease and a few seconds")
 	g := fs.Int("n", 10, "rollouts per task (G; PAPER.md: 10)")
 	out := fs.String("out", "swerl-rollout", "directory for records.jsonl, parquet/ and summary.json")
 	turnCap := fs.Int("turn-cap", 40, "turns per episode (PAPER.md: 40 stage 1, 80 stage 2)")
@@ -152,7 +154,7 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	w, err := engine.OpenWorld(ctx, engine.WorldConfig{Tasks: tasks, Snapshots: snaps, Sandbox: *backend,
-		CheckoutDir: *checkouts, Mirror: *mirror})
+		CheckoutDir: *checkouts, Mirror: *mirror, Docker: engine.DockerConfig{LeaseTTL: *lease}})
 	if err != nil {
 		return fmt.Errorf("rollout: %w", err)
 	}
