@@ -86,6 +86,12 @@ type proc struct {
 
 func start(t *testing.T, dir, name string, args ...string) *proc {
 	t.Helper()
+	return startExe(t, dir, name, bin, args...)
+}
+
+// startExe starts any program as a proc (etcd, docker).
+func startExe(t *testing.T, dir, name, exe string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, name: name, out: filepath.Join(dir, name+".out"), err: filepath.Join(dir, name+".err"), done: make(chan struct{})}
 	stdout, err := os.Create(p.out)
 	if err != nil {
@@ -95,7 +101,7 @@ func start(t *testing.T, dir, name string, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(bin, args...)
+	p.cmd = exec.Command(exe, args...)
 	p.cmd.Stdout, p.cmd.Stderr = stdout, stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

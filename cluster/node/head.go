@@ -220,10 +220,8 @@ func (a *headActor) Receive(c actor.Context) {
 	case membership.Event:
 		a.onMembers(c, m)
 	case *wire.Announce:
-		h.mu.Lock()
-		mem, ok := h.members[m.Member]
-		h.mu.Unlock()
-		if !ok || mem.Role != membership.RoleWorker {
+		mem, ok := h.memberOf(m)
+		if !ok {
 			return // a worker the member list does not show (yet, or any more)
 		}
 		if !h.table.Has(mem.ID) {
@@ -252,6 +250,22 @@ func (a *headActor) Receive(c actor.Context) {
 			a.timer.Stop()
 		}
 	}
+}
+
+// memberOf finds the announcing worker in the member list: by its id, or, for
+// providers whose member ids are not the actor system's (etcd), by its address.
+func (h *Head) memberOf(m *wire.Announce) (membership.Member, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if mem, ok := h.members[m.Member]; ok && mem.Role == membership.RoleWorker {
+		return mem, true
+	}
+	for _, mem := range h.members {
+		if mem.Role == membership.RoleWorker && mem.Address == m.Agent.GetAddress() {
+			return mem, true
+		}
+	}
+	return membership.Member{}, false
 }
 
 func (a *headActor) renew(c actor.Context) {
