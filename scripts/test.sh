@@ -8,6 +8,10 @@
 # Environment:
 #   SWERL_REQUIRE_DOCKER=1   no Docker daemon is a failure (of the daemon stage and of
 #                            every Docker test) instead of a skip; .ci/run sets it.
+#   SWERL_REQUIRE_ETCD=1     no etcd binary is a failure of the cluster's etcd test
+#                            instead of a skip; .ci/run sets it.
+#   SWERL_REQUIRE_PROTOC=1   no protoc / protoc-gen-go is a failure of the test that
+#                            regenerates cluster/wire; .ci/run sets it.
 #   SWERL_TEST_TIMEOUT       go test's -timeout per package run (default 30m).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,12 +53,27 @@ need=()
 /usr/bin/python3 -c 'import pytest' >/dev/null 2>&1 || need+=(python3-pytest)
 command -v patch >/dev/null 2>&1 || need+=(patch)
 command -v git >/dev/null 2>&1 || need+=(git)
+# The cluster: protoc regenerates cluster/wire in a test; etcd is the membership store
+# of the etcd provider's end-to-end test.
+command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 if [ ${#need[@]} -gt 0 ]; then
 	say "installing ${need[*]} from Debian's packages"
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
 fi
 /usr/bin/python3 -c 'import pytest; print("pytest", pytest.__version__)'
+# protoc-gen-go at the version of go.mod's google.golang.org/protobuf (the generated
+# code's header names it), from the module proxy.
+pgg_version=$(go list -m -f '{{.Version}}' google.golang.org/protobuf)
+gobin=$(go env GOPATH)/bin
+if ! "$gobin/protoc-gen-go" --version 2>/dev/null | grep -q "$pgg_version"; then
+	say "installing protoc-gen-go $pgg_version"
+	go install "google.golang.org/protobuf/cmd/protoc-gen-go@$pgg_version"
+fi
+export PATH="$gobin:$PATH"
+protoc --version
+etcd --version | head -1
 
 stage "docker daemon"
 docker_ok=0
