@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -351,9 +352,16 @@ func (rr *recipeRun) rl(ctx context.Context, stage string, s RLStage, pool []sim
 		return err
 	}
 	rng := rand.New(rand.NewPCG(rr.r.Seed, uint64(len(stage))))
+	first, err := rr.resumeBarrier(stage)
+	if err != nil {
+		return err
+	}
 	for k := 0; k < s.Iterations.Ours; k++ {
 		n := min(s.TasksPerIteration.Ours, len(pool))
 		perm := rng.Perm(len(pool))
+		if k < first {
+			continue // done before the restart: replay the draw, keep the task sequence
+		}
 		tasks := make([]sim.Task, n)
 		for i := range tasks {
 			tasks[i] = pool[perm[i]]
@@ -365,6 +373,9 @@ func (rr *recipeRun) rl(ctx context.Context, stage string, s RLStage, pool []sim
 		rr.step++
 		rep := it.IterationReport
 		if err := rr.metrics.Write(IterationLine(stage, rr.step, rep)); err != nil {
+			return err
+		}
+		if err := rr.saveBarrier(stage, k+1); err != nil {
 			return err
 		}
 		rr.say("  %s iteration %d: resolved %d/%d, groups kept %d (dropped %d zero-advantage), batch %d, loss %.4f, clip low/high %.3f/%.3f",
@@ -415,6 +426,62 @@ func (rr *recipeRun) harderPool(ctx context.Context) []sim.Task {
 
 func (rr *recipeRun) ckptPath(stage string) string {
 	return filepath.Join(rr.opts.Out, "checkpoints", stage+".ckpt")
+}
+
+// barrier is what --resume needs to go on inside an RL stage from its last barrier:
+// the trainer's checkpoint after iteration Done of the stage, and the global step.
+type barrier struct {
+	Stage string `json:"stage"`
+	Done  int    `json:"iterations_done"`
+	Step  int    `json:"step"`
+	Ckpt  string `json:"checkpoint"`
+}
+
+func (rr *recipeRun) barrierPath(stage string) string {
+	return filepath.Join(rr.opts.Out, "checkpoints", stage+".barrier.json")
+}
+
+// saveBarrier checkpoints the trainer after an RL iteration. The checkpoint is
+// written under a new name before the pointer to it, so that a crash between the two
+// leaves the previous barrier whole.
+func (rr *recipeRun) saveBarrier(stage string, done int) error {
+	name := fmt.Sprintf("%s.barrier-%d.ckpt", stage, done)
+	dir := filepath.Join(rr.opts.Out, "checkpoints")
+	if err := rr.trainer.Save(filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("barrier checkpoint: %w", err)
+	}
+	if err := atomicfile.WriteJSON(rr.barrierPath(stage), barrier{Stage: stage, Done: done, Step: rr.step, Ckpt: name}); err != nil {
+		return fmt.Errorf("barrier checkpoint: %w", err)
+	}
+	if done > 1 {
+		_ = os.Remove(filepath.Join(dir, fmt.Sprintf("%s.barrier-%d.ckpt", stage, done-1)))
+	}
+	return nil
+}
+
+// resumeBarrier loads the stage's last barrier when resuming, and returns how many of
+// its iterations are done (0 when not resuming or none is).
+func (rr *recipeRun) resumeBarrier(stage string) (int, error) {
+	if !rr.opts.Resume {
+		return 0, nil
+	}
+	data, err := os.ReadFile(rr.barrierPath(stage))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("resume: %w", err)
+	}
+	var b barrier
+	if err := json.Unmarshal(data, &b); err != nil || b.Stage != stage || b.Done < 1 || b.Ckpt == "" {
+		return 0, fmt.Errorf("resume: %s is not a barrier of %s (%v): remove it to restart the stage", rr.barrierPath(stage), stage, err)
+	}
+	if err := rr.trainer.Load(filepath.Join(rr.opts.Out, "checkpoints", b.Ckpt)); err != nil {
+		return 0, fmt.Errorf("resume: %w", err)
+	}
+	rr.step = b.Step
+	rr.say("  %s: resumed after iteration %d (its barrier's checkpoint %s)", stage, b.Done, b.Ckpt)
+	return b.Done, nil
 }
 
 func (rr *recipeRun) checkpoint(stage string) error {

@@ -64,8 +64,11 @@ func TestTrainResumesAfterTheLastPhase(t *testing.T) {
 	if _, err := Train(context.Background(), TrainOptions{Recipe: smallRecipe(), Out: out}); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(out, "checkpoints", "stage2.ckpt")); err != nil {
-		t.Fatal(err)
+	// As if the run stopped in stage 2 before its first barrier.
+	for _, f := range []string{"stage2.ckpt", "stage2.barrier.json"} {
+		if err := os.Remove(filepath.Join(out, "checkpoints", f)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	before := metricKinds(t, out)
 	res, err := Train(context.Background(), TrainOptions{Recipe: smallRecipe(), Out: out, Resume: true})
@@ -106,4 +109,72 @@ func metricKinds(t *testing.T, out string) map[string]int {
 		kinds[l.Kind]++
 	}
 	return kinds
+}
+
+// cancelOn cancels a context once the progress text holds a marker.
+type cancelOn struct {
+	marker string
+	cancel context.CancelFunc
+	seen   strings.Builder
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	c.seen.Write(p)
+	if strings.Contains(c.seen.String(), c.marker) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// A run stopped inside an RL stage (a head lost mid-stage) resumes from its last
+// barrier: the iterations done are not trained again, the rest are.
+func TestTrainResumesFromTheLastBarrier(t *testing.T) {
+	r := smallRecipe()
+	r.Stage1.Iterations.Ours = 3
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := &cancelOn{marker: "stage1 iteration 2:", cancel: cancel}
+	if _, err := Train(ctx, TrainOptions{Recipe: r, Out: out, Progress: stop}); err == nil {
+		t.Fatal("the cancelled run returned no error")
+	}
+	stage1 := func() int {
+		n := 0
+		for _, l := range metricLines(t, out) {
+			if l.Kind == "iteration" && l.Stage == "stage1" {
+				n++
+			}
+		}
+		return n
+	}
+	if got := stage1(); got != 2 {
+		t.Fatalf("before the resume: %d stage 1 iterations in metrics.jsonl, want 2", got)
+	}
+	var progress strings.Builder
+	if _, err := Train(context.Background(), TrainOptions{Recipe: r, Out: out, Resume: true, Progress: &progress}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "stage1: resumed after iteration 2") {
+		t.Errorf("the resumed run did not start from the barrier:\n%s", progress.String())
+	}
+	if got := stage1(); got != 3 {
+		t.Errorf("after the resume: %d stage 1 iterations, want 3 (2 before, 1 after)", got)
+	}
+}
+
+func metricLines(t *testing.T, out string) []MetricsLine {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ls []MetricsLine
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var l MetricsLine
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+	}
+	return ls
 }
