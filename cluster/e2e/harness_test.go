@@ -55,7 +55,7 @@ var smallRecipe = []string{
 }
 
 // freePorts returns n ports free on 127.0.0.1 now.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ls []net.Listener
 	var ports []int
@@ -75,7 +75,7 @@ func freePorts(t *testing.T, n int) []int {
 
 // proc is one swerl process with its output in files.
 type proc struct {
-	t        *testing.T
+	t        testing.TB
 	name     string
 	cmd      *exec.Cmd
 	out, err string
@@ -84,13 +84,13 @@ type proc struct {
 	mu       sync.Mutex
 }
 
-func start(t *testing.T, dir, name string, args ...string) *proc {
+func start(t testing.TB, dir, name string, args ...string) *proc {
 	t.Helper()
 	return startExe(t, dir, name, bin, args...)
 }
 
 // startExe starts any program as a proc (etcd, docker).
-func startExe(t *testing.T, dir, name, exe string, args ...string) *proc {
+func startExe(t testing.TB, dir, name, exe string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, name: name, out: filepath.Join(dir, name+".out"), err: filepath.Join(dir, name+".err"), done: make(chan struct{})}
 	stdout, err := os.Create(p.out)
@@ -234,13 +234,13 @@ func (p *proc) logTime(subs ...string) (time.Time, bool) {
 // cluster is one test's cluster on 127.0.0.1: member i listens on remote[i] and
 // serves membership on manage[i]; member 0 is the head.
 type cluster struct {
-	t              *testing.T
+	t              testing.TB
 	name, dir      string
 	remote, manage []int
 	lease          time.Duration
 }
 
-func newCluster(t *testing.T, members int, lease time.Duration) *cluster {
+func newCluster(t testing.TB, members int, lease time.Duration) *cluster {
 	ports := freePorts(t, 2*members)
 	return &cluster{t: t, name: fmt.Sprintf("e2e-%d", time.Now().UnixNano()), dir: t.TempDir(),
 		remote: ports[:members], manage: ports[members:], lease: lease}
@@ -284,7 +284,7 @@ type metricsLine struct {
 
 // checkRecords asserts one record per requested episode at every RL barrier, none
 // doubled, and returns the iteration lines.
-func checkRecords(t *testing.T, out string) []metricsLine {
+func checkRecords(t testing.TB, out string) []metricsLine {
 	t.Helper()
 	f, err := os.Open(filepath.Join(out, "metrics.jsonl"))
 	if err != nil {
@@ -321,7 +321,7 @@ type summary struct {
 	lastReplaced                                time.Duration
 }
 
-func headSummary(t *testing.T, head *proc) summary {
+func headSummary(t testing.TB, head *proc) summary {
 	t.Helper()
 	for _, l := range head.lines("err") {
 		if m := summaryRE.FindStringSubmatch(l); m != nil {
@@ -343,7 +343,7 @@ var stoppedRE = regexp.MustCompile(`worker stopped: (\d+) episodes started, (\d+
 
 // stopWorker stops a worker with SIGTERM and checks that it left no sandbox open; it
 // returns how many episodes it started.
-func stopWorker(t *testing.T, w *proc) (started, cutOff int) {
+func stopWorker(t testing.TB, w *proc) (started, cutOff int) {
 	t.Helper()
 	w.signal(syscall.SIGTERM)
 	if err := w.wait(60 * time.Second); err != nil {
