@@ -42,6 +42,9 @@ type RolloutOptions struct {
 	GraderConcurrency      int
 	Progress               io.Writer // one line per finished episode; nil: quiet
 	Logger                 hclog.Logger
+	// Cluster, if set, runs the episodes on its workers, which open the same task
+	// file themselves (`swerl node --tasks`).
+	Cluster Cluster
 }
 
 // RolloutResult is the summary and where the records are.
@@ -97,6 +100,7 @@ func Rollout(ctx context.Context, o RolloutOptions) (RolloutResult, error) {
 	cfg.MaxConcurrentEpisodes, cfg.MaxInFlightGenerations, cfg.GraderConcurrency =
 		o.MaxConcurrentEpisodes, o.MaxInFlightGenerations, o.GraderConcurrency
 	cfg.Logger = o.Logger
+	cfg.Cluster = o.Cluster
 	cfg.OnRecord = func(r messages.EpisodeRecord) {
 		w.Write(records.FromEpisode(r, false))
 		if o.Progress == nil {

@@ -123,7 +123,7 @@ func startExe(t testing.TB, dir, name, exe string, args ...string) *proc {
 			_ = p.cmd.Process.Kill()
 			<-p.done
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("SWERL_E2E_LOGS") != "" {
 			for _, f := range []string{p.out, p.err} {
 				b, _ := os.ReadFile(f)
 				t.Logf("---- %s (last 3000 bytes)\n%s", filepath.Base(f), tail(string(b), 3000))

@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,7 +83,7 @@ func Join(cfg Config) (n *Node, err error) {
 	system := actor.NewActorSystem(
 		actor.WithDeadLetterThrottleInterval(time.Second),
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-			return slog.New(logging.SlogHandler(log.Named("protoactor"), slog.LevelWarn))
+			return slog.New(demote{logging.SlogHandler(log.Named("protoactor"), slog.LevelWarn)})
 		}))
 	var ropts []remote.ConfigOption
 	if cfg.Advertise != "" {
@@ -191,3 +192,29 @@ func newProvider(cfg Config) (cluster.ClusterProvider, error) {
 		return nil, fmt.Errorf("cluster: --provider %q: want static, etcd or k8s", cfg.Provider)
 	}
 }
+
+// expected are the library's error logs for what membership exists to handle: a
+// static peer that is not up (yet, or any more). They are kept at debug level so that
+// a worker starting before the head does not fill the log with errors.
+var expected = map[string]bool{
+	"Bad connection to the node health status": true,
+	"Failure reaching nodes":                   true,
+}
+
+// demote lowers the expected errors to debug.
+type demote struct{ slog.Handler }
+
+func (d demote) Enabled(ctx context.Context, l slog.Level) bool { return true }
+
+func (d demote) Handle(ctx context.Context, r slog.Record) error {
+	if expected[r.Message] {
+		r.Level = slog.LevelDebug
+	}
+	if !d.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return d.Handler.Handle(ctx, r)
+}
+
+func (d demote) WithAttrs(as []slog.Attr) slog.Handler { return demote{d.Handler.WithAttrs(as)} }
+func (d demote) WithGroup(g string) slog.Handler       { return demote{d.Handler.WithGroup(g)} }

@@ -80,6 +80,7 @@ type Head struct {
 	unsub  func()
 
 	mu      sync.Mutex
+	policy  func(version int) (*wire.Policy, error)
 	proxies map[placement.Key]*actor.PID
 	waiting map[placement.Key]*actor.PID
 	members map[string]membership.Member
@@ -136,7 +137,29 @@ func (h *Head) Close() {
 // Launcher returns the coordinator's Launch hook for a run of SimSWE tasks drawn from
 // sims (engine.Cluster).
 func (h *Head) Launcher(rt *actors.Runtime, ep actors.EpisodeConfig, sims []sim.Config) func(actors.EpisodeSpec) *actor.Props {
+	if len(sims) == 0 {
+		return h.LauncherFor(rt, ep, TaskWorld) // the workers' own task file
+	}
 	return h.LauncherFor(rt, ep, SimWorld(sims...))
+}
+
+// ShipPolicy makes the workers call the policy themselves: for each episode, policy
+// returns what serves its version (an HTTP endpoint). Without it the workers ask the
+// head, whose inference actor serves them. Call it before the run.
+func (h *Head) ShipPolicy(policy func(version int) (*wire.Policy, error)) {
+	h.mu.Lock()
+	h.policy = policy
+	h.mu.Unlock()
+}
+
+func (h *Head) shippedPolicy(version int) (*wire.Policy, error) {
+	h.mu.Lock()
+	f := h.policy
+	h.mu.Unlock()
+	if f == nil {
+		return nil, nil
+	}
+	return f(version)
 }
 
 // LauncherFor returns the coordinator's Launch hook for one run: every episode becomes

@@ -51,8 +51,14 @@ func (p *proxyActor) Receive(c actor.Context) {
 				Cause: fmt.Sprintf("the cluster cannot ship task %s to a worker: %v", p.spec.Task.ID, err)}))
 			return
 		}
+		pol, err := p.h.shippedPolicy(p.spec.Ref.PolicyVersion)
+		if err != nil {
+			p.finish(c, messages.Abandon(p.spec.Ref, p.spec.Task, messages.Failure{Kind: messages.FailGenerate,
+				Cause: fmt.Sprintf("the policy of version %d cannot be shipped to a worker: %v", p.spec.Ref.PolicyVersion, err)}))
+			return
+		}
 		p.wire = &wire.StartEpisode{Ref: wire.Ref(p.spec.Ref), Task: wire.Task(p.spec.Task), World: w,
-			Config: episodeConfigOf(p.ep), Proxy: wirePID(p.self), Seed: p.spec.Seed}
+			Config: episodeConfigOf(p.ep), Proxy: wirePID(p.self), Seed: p.spec.Seed, Policy: pol}
 		p.place(c)
 	case tryPlace:
 		if !p.done && p.current.Attempt == 0 {
@@ -125,6 +131,20 @@ func (p *proxyActor) onLost(c actor.Context, member, cause string) {
 	p.place(c)
 }
 
+// refuse answers a request of an attempt that is no longer current with a failure
+// that ends it. Its worker may not know that the episode was placed again (the cancel
+// was lost, or the worker came back to the member list): without an answer the stale
+// attempt would hold its sandbox until its turn timeout, unseen by placement.
+func (p *proxyActor) refuse(c actor.Context, m *wire.GenerateRequest) {
+	shim := actorPID(m.Shim)
+	if shim == nil {
+		return
+	}
+	req := m.Msg()
+	c.Send(shim, wire.GenerateFailedOf(m.Fence, messages.GenerateFailed{Ref: req.Ref, Attempt: req.Attempt, Turn: req.Turn,
+		Failure: messages.Failure{Kind: messages.FailStale, Cause: "the head placed this episode again: this attempt is stale"}}))
+}
+
 // cancelOn tells a worker to stop an attempt (best effort: it may be gone).
 func (p *proxyActor) cancelOn(c actor.Context, a placement.Assignment, reason string) {
 	if a.Attempt == 0 {
@@ -142,6 +162,7 @@ func (p *proxyActor) fenced(f *wire.Fence) bool {
 func (p *proxyActor) onGenerate(c actor.Context, m *wire.GenerateRequest) {
 	if !p.fenced(m.Fence) {
 		p.h.late.Add(1)
+		p.refuse(c, m)
 		return
 	}
 	req, shim, fence := m.Msg(), actorPID(m.Shim), m.Fence
@@ -153,6 +174,7 @@ func (p *proxyActor) onGenerate(c actor.Context, m *wire.GenerateRequest) {
 	c.ReenterAfter(f, func(res any, err error) {
 		if !p.fenced(fence) {
 			p.h.late.Add(1) // the attempt changed while the policy was generating
+			p.refuse(c, m)
 			return
 		}
 		switch r := res.(type) {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/swerl/swerl/actors"
 	"github.com/swerl/swerl/cluster/wire"
 	"github.com/swerl/swerl/messages"
+	"github.com/swerl/swerl/policy"
 	"github.com/swerl/swerl/sandbox"
 	"github.com/swerl/swerl/swe"
 )
@@ -42,7 +44,10 @@ type WorkerConfig struct {
 	// Episode holds what the wire does not carry (backoff, sandbox start timeout).
 	Episode actors.EpisodeConfig
 	Worlds  Worlds
-	Logger  hclog.Logger
+	// Policies opens the policies a head ships (an HTTP endpoint the worker calls
+	// itself); nil: such episodes are abandoned with a clear cause.
+	Policies *Policies
+	Logger   hclog.Logger
 }
 
 // Worker is a worker node's cluster layer: the agent actor and its grader pool.
@@ -253,9 +258,19 @@ func (a *agentActor) onStart(c actor.Context, m *wire.StartEpisode) {
 		c.Stop(e.pid) // an older attempt of ours: the head placed it again
 	}
 	f, err := w.cfg.Worlds.Open(m.World, m.Task.Msg())
+	kind := messages.FailSandboxStart
+	var pol policy.Policy
+	if m.Policy != nil && err == nil {
+		kind = messages.FailGenerate
+		if w.cfg.Policies == nil {
+			err = fmt.Errorf("the head ships a %s policy and this worker opens none", m.Policy.Kind)
+		} else {
+			pol, err = w.cfg.Policies.Open(m.Policy)
+		}
+	}
 	spec := actors.EpisodeSpec{Ref: m.Ref.Msg(), Task: m.Task.Msg(), Graders: a.graders, Sandboxes: f, Seed: m.Seed}
 	s := &shimActor{w: w, fence: m.Fence, proxy: actorPID(m.Proxy), spec: spec,
-		cfg: episodeConfig(m.Config, w.cfg.Episode), openErr: err}
+		cfg: episodeConfig(m.Config, w.cfg.Episode), openErr: err, openKind: kind, pol: pol}
 	pid := c.Spawn(actor.PropsFromProducer(func() actor.Actor { return s }))
 	w.cfg.Logger.Debug("episode started", "ref", spec.Ref, "attempt", m.Fence.Attempt)
 	c.Watch(pid)
@@ -273,12 +288,16 @@ type resendRecord struct{}
 // generations to the head's proxy and its record back, resending the record until the
 // head acknowledges it.
 type shimActor struct {
-	w       *Worker
-	fence   *wire.Fence
-	proxy   *actor.PID
-	spec    actors.EpisodeSpec
-	cfg     actors.EpisodeConfig
-	openErr error
+	w        *Worker
+	fence    *wire.Fence
+	proxy    *actor.PID
+	spec     actors.EpisodeSpec
+	cfg      actors.EpisodeConfig
+	openErr  error
+	openKind messages.FailureKind
+	pol      policy.Policy // set: generations are ours to make, not the head's
+	ctx      context.Context
+	cancel   context.CancelFunc
 
 	episode *actor.PID
 	done    *wire.EpisodeDone
@@ -289,15 +308,20 @@ func (s *shimActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		if s.openErr != nil {
-			rec := messages.Abandon(s.spec.Ref, s.spec.Task, messages.Failure{Kind: messages.FailSandboxStart,
-				Cause: fmt.Sprintf("worker %s cannot build the task: %v", c.Self().Address, s.openErr)})
+			rec := messages.Abandon(s.spec.Ref, s.spec.Task, messages.Failure{Kind: s.openKind,
+				Cause: fmt.Sprintf("worker %s: %v", c.Self().Address, s.openErr)})
 			s.send(c, rec)
 			return
 		}
+		s.ctx, s.cancel = context.WithCancel(context.Background())
 		spec := s.spec
 		spec.Inference, spec.Coordinator = c.Self(), c.Self()
 		s.episode = c.Spawn(actors.NewEpisodeProps(s.w.rt, s.cfg, spec))
 	case messages.GenerateRequest:
+		if s.pol != nil {
+			s.generate(c, m)
+			return
+		}
 		c.Send(s.proxy, wire.GenerateRequestOf(s.fence, m, wirePID(c.Self())))
 	case *wire.GenerateReply:
 		if s.episode != nil && s.same(m.Fence) {
@@ -325,7 +349,25 @@ func (s *shimActor) Receive(c actor.Context) {
 		if s.timer != nil {
 			s.timer.Stop()
 		}
+		if s.cancel != nil {
+			s.cancel()
+		}
 	}
+}
+
+// generate calls the shipped policy in an owned goroutine and sends the answer to the
+// episode that asked.
+func (s *shimActor) generate(c actor.Context, m messages.GenerateRequest) {
+	to, ctx, pol, sys := c.Sender(), s.ctx, s.pol, s.w.system
+	if to == nil {
+		to = s.episode
+	}
+	s.w.rt.Go(func() {
+		sys.Root.Send(to, generate(ctx, pol, m))
+	}, func(p actors.Panic) {
+		sys.Root.Send(to, messages.GenerateFailed{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
+			Failure: messages.Failure{Kind: messages.FailGenerate, Cause: "policy panicked: " + p.Error()}})
+	})
 }
 
 func (s *shimActor) same(f *wire.Fence) bool {

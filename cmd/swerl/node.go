@@ -12,6 +12,8 @@ import (
 
 	"github.com/swerl/swerl/cluster/membership"
 	"github.com/swerl/swerl/cluster/node"
+	"github.com/swerl/swerl/engine"
+	"github.com/swerl/swerl/sandbox/docker"
 )
 
 // clusterFlags are the flags every cluster member takes.
@@ -51,7 +53,12 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var cf clusterFlags
 	cf.register(fs, "127.0.0.1:0")
 	slots := fs.Int("slots", 4, "episodes this worker runs at once (its sandbox cap), announced to the head")
-	latency := fs.Duration("sandbox-latency", 0, "added to every sandbox start and command (latency-bound sandboxes, for capacity measurements)")
+	latency := fs.Duration("sandbox-latency", 0, "SimSWE sandboxes: added to every start and command (latency-bound sandboxes, for capacity measurements)")
+	taskFile := fs.String("tasks", "", "task file (or 'builtin') of the head's `swerl rollout --cluster`: this worker runs its tasks")
+	backend := fs.String("sandbox", engine.SandboxLocal, "sandbox backend for --tasks: local or docker")
+	sandboxLease := fs.Duration("sandbox-lease", docker.DefaultLeaseTTL, "docker sandboxes: their lease; if this process dies, even by kill -9, its containers go within it and a few seconds")
+	mirror := fs.String("repos", "", "directory of local clones for tasks that are not built in (owner__name)")
+	checkouts := fs.String("checkouts", "", "directory for prepared task repositories (default: user cache)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,8 +73,33 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
 	}
-	worlds := &node.SimWorlds{Latency: *latency}
-	w, err := node.StartWorker(n.System, node.WorkerConfig{Slots: *slots, Worlds: worlds, Logger: log})
+	sims := &node.SimWorlds{Latency: *latency}
+	worlds := &node.MultiWorlds{Sim: sims}
+	if *taskFile != "" {
+		tasks, snaps, err := engine.LoadTaskFile(*taskFile)
+		if err != nil && len(tasks) == 0 {
+			return fmt.Errorf("node: --tasks %s: %w", *taskFile, err)
+		}
+		if err != nil {
+			log.Warn("task file has bad lines (their tasks are not run here)", "file", *taskFile, "error", err)
+		}
+		world, err := engine.OpenWorld(ctx, engine.WorldConfig{Tasks: tasks, Snapshots: snaps, Sandbox: *backend,
+			CheckoutDir: *checkouts, Mirror: *mirror, Docker: engine.DockerConfig{LeaseTTL: *sandboxLease}})
+		if err != nil {
+			return fmt.Errorf("node: %w", err)
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			world.Close(cctx)
+		}()
+		ids := map[string]bool{}
+		for _, r := range world.Refs {
+			ids[r.ID] = true
+		}
+		worlds.Tasks = &node.TaskWorlds{IDs: ids, Sandboxes: world.Sandboxes, Grader: world.Grader}
+	}
+	w, err := node.StartWorker(n.System, node.WorkerConfig{Slots: *slots, Worlds: worlds, Policies: &node.Policies{}, Logger: log})
 	if err != nil {
 		n.Leave()
 		return fmt.Errorf("node: %w", err)
@@ -79,7 +111,7 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	n.Leave()
 	s := w.Stats()
 	fmt.Fprintf(stdout, "worker stopped: %d episodes started, %d recorded, %d stopped when cut off from the head, %d cancelled by it; %d sandboxes open\n",
-		s.Started, s.Recorded, s.CutOff, s.Cancelled, worlds.OpenSandboxes())
+		s.Started, s.Recorded, s.CutOff, s.Cancelled, sims.OpenSandboxes())
 	return nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/swerl/swerl/cluster/node"
+	"github.com/swerl/swerl/cluster/wire"
 	"github.com/swerl/swerl/engine"
 	"github.com/swerl/swerl/policy"
 	"github.com/swerl/swerl/policy/external"
@@ -61,6 +63,8 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	mirror := fs.String("repos", "", "directory of local clones for tasks that are not built in (owner__name)")
 	checkouts := fs.String("checkouts", "", "directory for prepared task repositories (default: user cache)")
 	selectTasks := taskSelectionFlags(fs)
+	var cf clusterFlags
+	cf.register(fs, "127.0.0.1:0")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -167,10 +171,22 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	ep.TurnCap = *turnCap
 	fmt.Fprintf(stderr, "rollout: %d tasks x %d samples x %d iterations from %s (%s), %s sandboxes\n",
 		len(w.Refs), *g, *iterations, *endpoint, *model, *backend)
-	res, err := engine.Rollout(ctx, engine.RolloutOptions{World: w, Policy: pol, Trainer: trainer,
+	ro := engine.RolloutOptions{World: w, Policy: pol, Trainer: trainer,
 		Iterations: *iterations, GroupSize: *g, Seed: *seed, Out: *out, Episode: ep,
 		MaxConcurrentEpisodes: *conc, MaxInFlightGenerations: *requests, GraderConcurrency: *graders,
-		Progress: stderr})
+		Progress: stderr}
+	if cf.name != "" {
+		head, stop, err := startHead(&cf, stderr)
+		if err != nil {
+			return fmt.Errorf("rollout: %w", err)
+		}
+		defer stop()
+		// The workers call the endpoint themselves, each capped at --max-requests.
+		head.ShipPolicy(func(version int) (*wire.Policy, error) { return node.HTTPPolicyOf(pcfg, version).Wire() })
+		ro.Cluster, ro.Logger = head, cf.logger(stderr, "swerl")
+		fmt.Fprintf(stderr, "rollout: episodes run on the workers of cluster %q (started with `swerl node --tasks %s`)\n", cf.name, *taskFile)
+	}
+	res, err := engine.Rollout(ctx, ro)
 	fmt.Fprintln(stdout)
 	res.Summary.WriteText(stdout)
 	fmt.Fprintf(stdout, "\nrecords: %s and %s/ (summary.json beside them)\n", res.Records, res.Parquet)

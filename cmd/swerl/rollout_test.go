@@ -22,53 +22,15 @@ import (
 
 	"github.com/swerl/swerl/engine"
 	"github.com/swerl/swerl/messages"
-	"github.com/swerl/swerl/policy"
 	"github.com/swerl/swerl/policy/external"
 	"github.com/swerl/swerl/policy/openai/openaitest"
-	"github.com/swerl/swerl/policy/scripted"
+	"github.com/swerl/swerl/policy/scripted/stub"
 	"github.com/swerl/swerl/records"
 	"github.com/swerl/swerl/sandbox/docker"
 	"github.com/swerl/swerl/sandbox/sandboxtest"
 	"github.com/swerl/swerl/swe"
 	"github.com/swerl/swerl/swe/builtin"
 )
-
-// goldHandler makes the stub server an agent that types each task's gold patch through
-// the scaffold: it finds the task by the issue text of the conversation, rebuilds the
-// transcript from the ChatML prompt (assistant replies and the observations after
-// them) and asks the scripted gold policy for the next reply.
-func goldHandler(t *testing.T, tasks []swe.Task) openaitest.Handler {
-	gold := scripted.NewGold(tasks)
-	byIssue := map[string]messages.TaskRef{}
-	for _, tk := range tasks {
-		r := tk.Ref()
-		byIssue[strings.TrimSpace(r.Statement)] = r
-	}
-	return func(c openaitest.Call) openaitest.Response {
-		_, turns := openaitest.ParseChat(c.Text)
-		if len(turns) == 0 || turns[0].Role != "user" {
-			return openaitest.Response{Status: 400, Body: `{"error": "no user message in the prompt"}`}
-		}
-		_, issue, _ := strings.Cut(turns[0].Content, "<issue>\n")
-		issue, _, _ = strings.Cut(issue, "\n</issue>")
-		task, ok := byIssue[strings.TrimSpace(issue)]
-		if !ok {
-			return openaitest.Response{Status: 400, Body: `{"error": "unknown issue"}`}
-		}
-		var tr messages.Transcript
-		for i := 1; i+1 < len(turns); i += 2 {
-			a, obs := turns[i], turns[i+1]
-			cmd, ferr := swe.ParseCommand(a.Content)
-			tr = tr.Append(messages.Turn{Index: tr.Len(), Assistant: a.Content, Command: cmd, FormatError: ferr, Observation: obs.Content})
-		}
-		r, err := gold.Generate(context.Background(), policy.Request{Task: task, Transcript: tr, Turn: tr.Len()})
-		if err != nil {
-			t.Errorf("gold policy: %v", err)
-			return openaitest.Response{Status: 400, Body: `{"error": "gold policy failed"}`}
-		}
-		return openaitest.Response{Text: r.Text}
-	}
-}
 
 // The acceptance run of issue 5, against each faithful server mode (issue 12):
 // `swerl rollout` on the built-in tasks against a stub that replies with the gold
@@ -105,7 +67,7 @@ func testRolloutGold(t *testing.T, backend string, mode openaitest.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := openaitest.NewServerWith(t, goldHandler(t, tasks), mode)
+	srv := openaitest.NewServerWith(t, stub.GoldHandler(t, tasks), mode)
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	// The default --context (65536) is above the server's 32768: it is clamped.
@@ -376,7 +338,7 @@ func TestRolloutWithExternalLearnerSGLangWeights(t *testing.T) {
 func testRolloutExternal(t *testing.T, mode openaitest.Options, serve func(srv *openaitest.Server, version int) string) *openaitest.Server {
 	file, mirror := writeTaskFile(t)
 	tasks, _ := swe.LoadTasks(file) // the malformed line is reported; the good tasks load
-	srv := openaitest.NewServerWith(t, goldHandler(t, tasks), mode)
+	srv := openaitest.NewServerWith(t, stub.GoldHandler(t, tasks), mode)
 	learner, out := t.TempDir(), t.TempDir()
 
 	// The outside trainer: answer each batch, serving policy k+1.
@@ -474,7 +436,7 @@ func TestRolloutSelectsTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, second := tasks[0].InstanceID, tasks[1].InstanceID
-	srv := openaitest.NewServerWith(t, goldHandler(t, tasks), serverModes["vllm"])
+	srv := openaitest.NewServerWith(t, stub.GoldHandler(t, tasks), serverModes["vllm"])
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	err = run(context.Background(), []string{"rollout", "--tasks", "builtin", "--endpoint", srv.URL,
