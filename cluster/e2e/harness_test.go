@@ -260,9 +260,15 @@ func (c *cluster) args(i int) []string {
 }
 
 func (c *cluster) worker(i int, extra ...string) *proc {
+	return c.workerNamed(i, fmt.Sprintf("worker%d", i), extra...)
+}
+
+// workerNamed starts member i as a worker whose output files are named name (a
+// worker started again at the same address).
+func (c *cluster) workerNamed(i int, name string, extra ...string) *proc {
 	args := append([]string{"node"}, c.args(i)...)
 	args = append(args, "--log-level", "debug", "--slots", "4", "--sandbox-latency", "40ms")
-	return start(c.t, c.dir, fmt.Sprintf("worker%d", i), append(args, extra...)...)
+	return start(c.t, c.dir, name, append(args, extra...)...)
 }
 
 func (c *cluster) head(out string, extra ...string) *proc {

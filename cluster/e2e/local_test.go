@@ -84,25 +84,33 @@ func TestWorkerFrozen(t *testing.T) {
 	stopWorker(t, w2)
 }
 
-// TestWorkerJoins: a worker that starts mid-run is given work without restarting the
-// head.
-func TestWorkerJoins(t *testing.T) {
+// TestWorkerJoinsLeavesRejoins: a worker that starts mid-run is given work, a worker
+// that leaves (SIGTERM) has its episodes placed elsewhere, and the same worker started
+// again is given work again, all without restarting the head.
+func TestWorkerJoinsLeavesRejoins(t *testing.T) {
 	c := newCluster(t, 3, lease)
 	w1 := c.worker(1)
 	out := filepath.Join(c.dir, "run")
-	head := c.head(out)
+	head := c.head(out, "--set", "stage1.iterations=8")
 	waitEpisodesOn(head, w1, 1)
 	w2 := c.worker(2)
 	w2.waitFor("the late worker to get work", runWait, func() bool { return w2.count("err", "episode started") > 0 })
+	if head.count("err", "worker joined", "127.0.0.1:"+itoa(c.remote[2])) == 0 {
+		t.Error("the head never logged the late worker as joined")
+	}
+	stopWorker(t, w1) // leaves mid-run
+	again := c.workerNamed(1, "worker1-again")
+	again.waitFor("the rejoined worker to get work", runWait, func() bool { return again.count("err", "episode started") > 0 })
 	if err := head.wait(runWait); err != nil {
 		t.Fatalf("head: %v", err)
 	}
 	checkRecords(t, out)
-	if head.count("err", "worker joined", "127.0.0.1:"+itoa(c.remote[2])) == 0 {
-		t.Error("the head never logged the late worker as joined")
+	if s := headSummary(t, head); s.workersLost == 0 {
+		t.Errorf("summary %+v: the worker that left was never seen lost", s)
 	}
-	stopWorker(t, w1)
-	if started, _ := stopWorker(t, w2); started == 0 {
-		t.Error("the late worker ran no episode")
+	for _, w := range []*proc{w2, again} {
+		if started, _ := stopWorker(t, w); started == 0 {
+			t.Errorf("%s ran no episode", w.name)
+		}
 	}
 }
