@@ -27,6 +27,7 @@ func TestRunSpreadsOverWorkers(t *testing.T) {
 		const tasks, group = 4, 4
 		res := wait(t, r.start(context.Background(), r.config(tasks, group)), runLimit)
 		checkOneRecordEach(t, res, tasks*group)
+		r.waitIdle(t) // the last acknowledgements reach the workers after the run ends
 		sa, sb := a.Stats(), b.Stats()
 		t.Logf("worker A %+v, worker B %+v, head %+v", sa, sb, r.head.Stats())
 		if sa.Started == 0 || sb.Started == 0 {
@@ -43,7 +44,6 @@ func TestRunSpreadsOverWorkers(t *testing.T) {
 			t.Errorf("head stats %+v: want %d placed and nothing lost or late", hs, tasks*group)
 		}
 		checkDrained(t, r.head)
-		waitFor(t, time.Minute, "workers idle", func() bool { return a.Running() == 0 && b.Running() == 0 })
 	})
 }
 
@@ -67,8 +67,11 @@ func TestWorkerLostMidIteration(t *testing.T) {
 		checkOneRecordEach(t, res, tasks*group)
 		hs := r.head.Stats()
 		t.Logf("worker A %+v, worker B %+v, head %+v", a.Stats(), b.Stats(), hs)
-		if hs.NodeLost < 2 || hs.WorkersLost != 1 || hs.GaveUp != 0 {
-			t.Errorf("head stats %+v: want >= 2 episodes lost with 1 worker, none given up", hs)
+		if hs.NodeLost != 2 || hs.WorkersLost != 1 || hs.GaveUp != 0 || hs.Placed != tasks*group+2 {
+			t.Errorf("head stats %+v: want 2 episodes lost with 1 worker and placed again, none given up", hs)
+		}
+		if n := r.worlds["A"].OpenSandboxes(); n != 0 {
+			t.Errorf("A has %d sandboxes open after Stop", n)
 		}
 		if a.Stats().Started != lostStarted {
 			t.Errorf("A started %d episodes after it left (had %d)", a.Stats().Started, lostStarted)
@@ -80,11 +83,17 @@ func TestWorkerLostMidIteration(t *testing.T) {
 		if got, want := b.Stats().Started, tasks*group-a.Stats().Recorded; got != want {
 			t.Errorf("B started %d episodes, want %d (all but A's acknowledged ones)", got, want)
 		}
+		// The records of the lost episodes count the loss as a retry.
+		retried := 0
 		for _, rec := range res.Iterations[0].Records {
-			if rec.Retries < 0 {
-				t.Errorf("%+v: retries %d", rec.Ref, rec.Retries)
+			if rec.Retries > 0 {
+				retried++
 			}
 		}
+		if retried != 2 {
+			t.Errorf("%d records with retries, want the 2 lost episodes'", retried)
+		}
+		r.waitIdle(t)
 		checkDrained(t, r.head)
 	})
 }
@@ -115,7 +124,6 @@ func TestLateRecordsAreFenced(t *testing.T) {
 		// Cut C off and drop it from the list: the head places its episodes again.
 		p.set(func(p *partition) { p.cut = true })
 		r.show("A", "B")
-		synctest.Wait()
 		if hs := r.head.Stats(); hs.NodeLost != 2 || hs.WorkersLost != 1 {
 			t.Fatalf("head stats %+v after C left: want 2 episodes lost from 1 worker", hs)
 		}
@@ -134,8 +142,8 @@ func TestLateRecordsAreFenced(t *testing.T) {
 		r.sys.Root.Send(actor.NewPID(r.sys.Address(), agentName("C")), release{})
 		synctest.Wait()
 		late := r.head.Stats().LateDropped - before
-		if want := int64(copies + 2*len(held)); late < want {
-			t.Errorf("late records dropped = %d, want >= %d (%d held copies, %d forged)", late, want, copies, 2*len(held))
+		if want := int64(copies + 2*len(held)); late != want {
+			t.Errorf("late records dropped = %d, want %d (%d held copies, %d forged)", late, want, copies, 2*len(held))
 		}
 
 		res := wait(t, done, runLimit)
@@ -149,7 +157,7 @@ func TestLateRecordsAreFenced(t *testing.T) {
 		}
 		// C, cut off, stops what it still runs (the late records' acknowledgements may
 		// have stopped them first) and starts nothing more.
-		waitFor(t, time.Minute, "C idle", func() bool { return c.Running() == 0 })
+		r.waitIdle(t)
 		if got := c.Stats().Started; got != 2 {
 			t.Errorf("C started %d episodes, want 2", got)
 		}
@@ -157,8 +165,9 @@ func TestLateRecordsAreFenced(t *testing.T) {
 	})
 }
 
-// A worker whose head stops renewing its lease stops every episode within the lease's
-// TTL plus one check (virtual time: exact whatever the machine's load).
+// A worker whose head stops renewing its lease stops every episode, and removes its
+// sandbox, within the lease's TTL plus one check (and a little slack for the polling):
+// virtual time, so the bound holds whatever the machine's load.
 func TestWorkerCutOffWhenHeadGoesAway(t *testing.T) {
 	bubble(t, func(t *testing.T, r *rig) {
 		a := r.startWorker("A", 3, "")
@@ -170,7 +179,9 @@ func TestWorkerCutOffWhenHeadGoesAway(t *testing.T) {
 		waitFor(t, time.Minute, "episodes running on A", func() bool { return a.Running() == 3 })
 		r.head.Close() // no more leases
 		closed := time.Now()
-		waitFor(t, leaseTTL+checkEvery+time.Second, "A to stop its episodes", func() bool { return a.Running() == 0 })
+		waitFor(t, leaseTTL+checkEvery+time.Second, "A to stop its episodes and remove their sandboxes", func() bool {
+			return a.Running() == 0 && r.worlds["A"].OpenSandboxes() == 0
+		})
 		if took, limit := time.Since(closed), leaseTTL+checkEvery+latency; took > limit {
 			t.Errorf("A stopped its episodes %v after the last lease, want <= %v", took, limit)
 		}
@@ -194,9 +205,7 @@ func TestWorkerCutOffWhenHeadGoesAway(t *testing.T) {
 			t.Errorf("records %d, duplicates %d, finished %d, abandoned %d; want %d records, one each",
 				len(it.Records), it.Duplicates, it.Finished, it.Abandoned, tasks*group)
 		}
-		if a.Running() != 0 {
-			t.Errorf("A runs %d episodes after the run", a.Running())
-		}
+		r.waitIdle(t)
 	})
 }
 
@@ -225,15 +234,16 @@ func TestWorkerJoinsMidRun(t *testing.T) {
 		if hs := r.head.Stats(); hs.NodeLost != 0 || hs.LateDropped != 0 {
 			t.Errorf("head stats %+v: nothing lost or late", hs)
 		}
+		r.waitIdle(t)
 		checkDrained(t, r.head)
 	})
 }
 
 // A worker that drops out of the member list and comes back while its episodes still
 // run (the head's cancels were lost on the way): the head places those episodes again
-// as new attempts, on the same worker, which replaces the old attempts with the new
-// ones. Each episode still has one record, the old attempts' requests are dropped as
-// late, and the worker's count of running episodes comes back to zero.
+// as new attempts on the same worker, which replaces the old attempts with the new
+// ones. Each episode still has one record, and the worker's count of running episodes
+// comes back to zero (each replaced attempt counted off once).
 func TestWorkerRejoinsWithOldAttemptsRunning(t *testing.T) {
 	bubble(t, func(t *testing.T, r *rig) {
 		a := r.startWorker("A", 2, agentName("A")+"-behind")
@@ -241,24 +251,114 @@ func TestWorkerRejoinsWithOldAttemptsRunning(t *testing.T) {
 		p.set(func(p *partition) { p.dropCancel = true })
 		b := r.startWorker("B", 2, "")
 		r.show("A", "B")
-		const tasks, group = 4, 4
+		const tasks, group = 1, 4 // two on each worker, none waiting
+		done := r.start(context.Background(), r.config(tasks, group))
+		waitFor(t, time.Minute, "episodes running on A and B", func() bool { return a.Running() == 2 && b.Running() == 2 })
+
+		r.show("B") // A's episodes wait for a slot (B is full); A never hears of it
+		if hs := r.head.Stats(); hs.NodeLost != 2 {
+			t.Fatalf("head stats %+v: want A's 2 episodes lost", hs)
+		}
+		r.show("A", "B") // A is back with two free slots: both go to it
+		if st := a.Stats(); st.Started != 4 {
+			t.Fatalf("A stats %+v: want its 2 episodes started again on it", st)
+		}
+		if n := a.Running(); n != 2 {
+			t.Errorf("A runs %d episodes, want 2 (the new attempts replaced the old)", n)
+		}
+
+		res := wait(t, done, runLimit)
+		checkOneRecordEach(t, res, tasks*group)
+		t.Logf("worker A %+v, B %+v, head %+v", a.Stats(), b.Stats(), r.head.Stats())
+		r.waitIdle(t)
+		checkDrained(t, r.head)
+	})
+}
+
+// An attempt the head placed elsewhere, on a worker that never got the cancel and is
+// still in the member list (its lease renewed), ends at its next request: the head
+// answers a stale attempt's generation with a failure that ends it, instead of
+// leaving it to wait out its turn timeout with a sandbox the head no longer counts.
+func TestStaleAttemptEndsAtItsNextRequest(t *testing.T) {
+	bubble(t, func(t *testing.T, r *rig) {
+		a := r.startWorker("A", 2, agentName("A")+"-behind")
+		p := newPartition(r, "A", a.Agent())
+		p.set(func(p *partition) { p.dropCancel = true })
+		b := r.startWorker("B", 2, "")
+		r.show("A")
+		const tasks, group = 1, 2
 		done := r.start(context.Background(), r.config(tasks, group))
 		waitFor(t, time.Minute, "episodes running on A", func() bool { return a.Running() == 2 })
 
-		r.show("B") // A's episodes wait for a slot; A never hears of it
-		synctest.Wait()
-		r.show("A", "B") // A is back with two free slots: they go to it
-		waitFor(t, time.Minute, "A's episodes placed again on A", func() bool { return a.Stats().Started >= 4 })
+		r.show("B") // A's episodes move to B; A's cancels are lost
+		if st := b.Stats(); st.Started != 2 {
+			t.Fatalf("B stats %+v: want A's 2 episodes started again on B", st)
+		}
+		r.show("A", "B") // A is back, its lease renewed, still running the old attempts
+		waitFor(t, 30*time.Second, "A's stale attempts to end", func() bool {
+			return a.Running() == 0 && r.worlds["A"].OpenSandboxes() == 0
+		})
 
 		res := wait(t, done, runLimit)
 		checkOneRecordEach(t, res, tasks*group)
 		hs := r.head.Stats()
 		t.Logf("worker A %+v, B %+v, head %+v", a.Stats(), b.Stats(), hs)
-		if hs.NodeLost != 2 || hs.WorkersLost != 1 {
-			t.Errorf("head stats %+v: want 2 episodes lost from 1 worker", hs)
+		if hs.LateDropped < 2 {
+			t.Errorf("head stats %+v: want the stale attempts' requests and records dropped as late", hs)
 		}
-		waitFor(t, time.Minute, "A idle", func() bool { t.Logf("A running %d", a.Running()); return a.Running() == 0 })
-		waitFor(t, time.Minute, "B idle", func() bool { return b.Running() == 0 })
+		if st := a.Stats(); st.Started != 2 || st.CutOff != 0 {
+			t.Errorf("A stats %+v: want 2 started, none cut off (its lease never ran out)", st)
+		}
+		r.waitIdle(t)
+		checkDrained(t, r.head)
+	})
+}
+
+// A worker that takes episodes and never answers (its starts are lost): each attempt
+// is given up after the episode's deadline, grace and a lease, and placed again as a
+// new attempt; after NodeLostBudget losses the episode is recorded as abandoned,
+// node_lost, with its losses as retries. The other episode of the group finishes.
+func TestSilentWorkerSpendsTheBudget(t *testing.T) {
+	bubble(t, func(t *testing.T, r *rig) {
+		a := r.startWorker("A", 2, agentName("A")+"-behind")
+		p := newPartition(r, "A", a.Agent())
+		p.set(func(p *partition) { p.dropStart = true })
+		b := r.startWorker("B", 2, "")
+		r.show("A", "B")
+		const tasks, group, budget = 1, 2, 3 // budget: HeadConfig's default
+		cfg := r.config(tasks, group)
+		cfg.Episode.EpisodeTimeout, cfg.Episode.TurnTimeout, cfg.Episode.CommandTimeout = time.Minute, 30*time.Second, 10*time.Second
+		cfg.Episode.GradeTimeout, cfg.Episode.DiffTimeout, cfg.Episode.Grace = 10*time.Second, 10*time.Second, time.Second
+		res := wait(t, r.start(context.Background(), cfg), runLimit)
+
+		it := res.Iterations[0]
+		hs := r.head.Stats()
+		t.Logf("worker A %+v, B %+v, head %+v, dropped starts %d", a.Stats(), b.Stats(), hs, p.dropped)
+		if len(it.Records) != group || it.Duplicates != 0 || it.Finished != 1 || it.Abandoned != 1 {
+			t.Fatalf("records %d, duplicates %d, finished %d, abandoned %d: want 1 finished on B and 1 abandoned",
+				len(it.Records), it.Duplicates, it.Finished, it.Abandoned)
+		}
+		for _, rec := range it.Records {
+			if rec.Status != messages.Abandoned {
+				continue
+			}
+			if rec.Failure.Kind != messages.FailNodeLost || !rec.Failure.Retryable || rec.Retries != budget+1 {
+				t.Errorf("abandoned record %+v: %v, retries %d; want node_lost (retryable) after %d losses",
+					rec.Ref, rec.Failure, rec.Retries, budget+1)
+			}
+		}
+		if hs.GaveUp != 1 || hs.NodeLost != budget+1 || hs.WorkersLost != 0 {
+			t.Errorf("head stats %+v: want 1 episode given up after %d losses, no worker lost", hs, budget+1)
+		}
+		p.set(func(p *partition) {
+			if p.dropped != budget+1 {
+				t.Errorf("starts dropped on A = %d, want %d (every attempt went to A, the emptiest)", p.dropped, budget+1)
+			}
+		})
+		if st := a.Stats(); st.Started != 0 {
+			t.Errorf("A stats %+v: it never saw an episode", st)
+		}
+		r.waitIdle(t)
 		checkDrained(t, r.head)
 	})
 }

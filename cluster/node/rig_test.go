@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -49,7 +51,15 @@ type rig struct {
 	head    *node.Head
 	world   sim.Config
 	workers map[string]*node.Worker
+	worlds  map[string]*node.SimWorlds
+	runs    []*run
 	closed  bool
+}
+
+// run is a run started in the background.
+type run struct {
+	cancel context.CancelFunc
+	ended  chan struct{}
 }
 
 // newRig starts the actor system and the head, with an empty member list.
@@ -61,7 +71,8 @@ func newRig(t *testing.T) *rig {
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 			return slog.New(logging.SlogHandler(log, slog.LevelError))
 		}))
-	r := &rig{t: t, sys: sys, list: membership.NewList(), workers: map[string]*node.Worker{}}
+	r := &rig{t: t, sys: sys, list: membership.NewList(), workers: map[string]*node.Worker{},
+		worlds: map[string]*node.SimWorlds{}}
 	r.world = sim.Easy()
 	r.world.Seed = 7
 	h, err := node.NewHead(sys, r.list, node.HeadConfig{
@@ -89,22 +100,25 @@ func (r *rig) startWorker(id string, slots int, name string) *node.Worker {
 	if name == "" {
 		name = agentName(id)
 	}
+	worlds := &node.SimWorlds{Latency: latency}
 	w, err := node.StartWorker(r.sys, node.WorkerConfig{Name: name, MemberID: id, Slots: slots, CheckEvery: checkEvery,
-		Worlds: &node.SimWorlds{Latency: latency}, Logger: actorstest.TestLogger(r.t, hclog.Warn).Named("worker-" + id)})
+		Worlds: worlds, Logger: actorstest.TestLogger(r.t, hclog.Warn).Named("worker-" + id)})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	r.workers[id] = w
+	r.workers[id], r.worlds[id] = w, worlds
 	return w
 }
 
-// show makes the member list the head and the given workers.
+// show makes the member list the head and the given workers, and lets the head act
+// on it (leases out, capacity in, lost episodes placed again) before it returns.
 func (r *rig) show(ids ...string) {
 	ms := []membership.Member{{ID: "head", Address: r.sys.Address(), Role: membership.RoleHead}}
 	for _, id := range ids {
 		ms = append(ms, r.member(id))
 	}
 	r.list.Update(ms)
+	synctest.Wait()
 }
 
 // config is a run of tasks x group episodes of the expert on SimSWE, on the cluster.
@@ -129,26 +143,39 @@ type runResult struct {
 	err error
 }
 
-// start runs cfg in the background.
+// start runs cfg in the background (cancelled by close, if a failed test left it
+// running).
 func (r *rig) start(ctx context.Context, cfg engine.Config) <-chan runResult {
+	ctx, cancel := context.WithCancel(ctx)
+	bg := &run{cancel: cancel, ended: make(chan struct{})}
+	r.runs = append(r.runs, bg)
 	done := make(chan runResult, 1)
 	go func() {
+		defer close(bg.ended)
 		res, err := engine.Run(ctx, cfg)
 		done <- runResult{res, err}
 	}()
 	return done
 }
 
-// close stops the workers and the head, then the actor system.
+// close ends the runs, stops the head and the workers, then the actor system.
 func (r *rig) close() {
 	if r.closed {
 		return
 	}
 	r.closed = true
+	for _, bg := range r.runs {
+		bg.cancel()
+		select {
+		case <-bg.ended:
+		case <-time.After(runLimit):
+			r.t.Error("a run did not end when cancelled")
+		}
+	}
+	r.head.Close()
 	for _, w := range r.workers {
 		w.Stop()
 	}
-	r.head.Close()
 	r.sys.Shutdown()
 	time.Sleep(2 * throttle)
 }
@@ -222,6 +249,23 @@ func checkOneRecordEach(t *testing.T, res engine.Result, requested int) {
 	}
 }
 
+// waitIdle waits until no worker runs an episode or holds a sandbox open.
+func (r *rig) waitIdle(t *testing.T) {
+	t.Helper()
+	waitFor(t, time.Minute, "workers idle, their sandboxes removed", func() bool {
+		for _, id := range r.ids() {
+			if r.workers[id].Running() != 0 || r.worlds[id].OpenSandboxes() != 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func (r *rig) ids() []string {
+	return slices.Sorted(maps.Keys(r.workers))
+}
+
 // checkDrained asserts that no placement is left in the head's table.
 func checkDrained(t *testing.T, h *node.Head) {
 	t.Helper()
@@ -243,7 +287,9 @@ type partition struct {
 	mu         sync.Mutex
 	cut        bool // drop every message of the head
 	dropCancel bool // drop the head's cancels only
+	dropStart  bool // drop the head's episodes only (a worker that takes work and never answers)
 	hold       bool
+	dropped    int // episodes dropped
 	held       []*wire.EpisodeDone
 	heldFor    map[string]bool // episode keys with a held record
 	proxies    map[string]*actor.PID
@@ -288,7 +334,8 @@ func (p *partition) receive(c actor.Context) {
 			c.Send(p.agent, m)
 		}
 	case *wire.StartEpisode:
-		if p.cut {
+		if p.cut || p.dropStart {
+			p.dropped++
 			return
 		}
 		p.proxies[refKey(m.Ref)] = actor.NewPID(m.Proxy.GetAddress(), m.Proxy.GetId())
