@@ -7,5 +7,5 @@ import (
 )
 
 func TestImportDirection(t *testing.T) {
-	deptest.Forbid(t, deptest.Engine, deptest.Cmd, deptest.Module+"/benchmarks", deptest.Docker)
+	deptest.Forbid(t, deptest.Engine, deptest.Cmd, deptest.Module+"/benchmarks", deptest.Docker, deptest.Cluster)
 }

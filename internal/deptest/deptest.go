@@ -1,5 +1,6 @@
 // Package deptest enforces DESIGN.md's import direction
-// (cmd -> engine -> actors -> {policy, sandbox, swe, sim} -> messages): each package
+// (cmd -> {engine, cluster/node} -> actors -> {policy, sandbox, swe, sim} -> messages;
+// cluster/wire, cluster/placement and cluster/membership below cluster/node): each package
 // has a test that lists its transitive imports and fails on a forbidden one.
 package deptest
 
@@ -17,6 +18,7 @@ var (
 	Cmd        = Module + "/cmd"
 	Engine     = Module + "/engine"
 	Actors     = Module + "/actors"
+	Cluster    = Module + "/cluster"
 	ProtoActor = "github.com/asynkron/protoactor-go"
 	Docker     = "github.com/moby/moby"
 	Gorgonia   = "gorgonia.org/"
