@@ -211,6 +211,14 @@ func (p *proxyActor) onDone(c actor.Context, m *wire.EpisodeDone) {
 		p.h.late.Add(1)
 		return
 	}
+	if rec.Status == messages.Abandoned && rec.Failure.Kind == messages.FailNodeLost {
+		// The worker gave the attempt back (cut off from us for a while, or it holds
+		// no lease of ours): place it again, as for a lost worker.
+		id := p.current.Worker.ID
+		p.h.table.Release(p.key, p.current.Attempt)
+		p.onLost(c, id, rec.Failure.Cause)
+		return
+	}
 	rec.Ref, rec.Task = p.spec.Ref, p.spec.Task
 	rec.Retries += p.lost
 	p.final = m.Fence

@@ -138,6 +138,10 @@ type shimEntry struct {
 	pid     *actor.PID
 	head    string
 	attempt int64
+	proxy   *actor.PID
+	fence   *wire.Fence
+	ref     messages.EpisodeRef
+	task    messages.TaskRef
 }
 
 type checkLease struct{}
@@ -239,15 +243,31 @@ func (a *agentActor) cutOff(c actor.Context, cause string) {
 		a.w.count(func(s *WorkerStats) { s.CutOff += len(a.shims) })
 	}
 	for _, e := range a.shims {
+		// Tell the head (best effort: it may be the one that is gone), so that a
+		// head still there places the episode again at once instead of waiting out
+		// its deadline.
+		a.giveBack(c, e.proxy, e.fence, e.ref, e.task, "the worker stopped it: "+cause)
 		c.Stop(e.pid)
 	}
 	a.head = ""
 }
 
+// giveBack tells a proxy that this worker will not finish its attempt: an abandoned
+// record of kind node_lost, which the proxy takes as the loss of this worker for that
+// episode and places it again.
+func (a *agentActor) giveBack(c actor.Context, proxy *actor.PID, fence *wire.Fence, ref messages.EpisodeRef, task messages.TaskRef, cause string) {
+	if proxy == nil {
+		return
+	}
+	rec := messages.Abandon(ref, task, messages.Failure{Kind: messages.FailNodeLost, Retryable: true, Cause: cause})
+	c.Send(proxy, &wire.EpisodeDone{Fence: fence, Record: wire.RecordOf(rec)})
+}
+
 func (a *agentActor) onStart(c actor.Context, m *wire.StartEpisode) {
 	w := a.w
 	if m.Fence.GetHead() == "" || m.Fence.GetHead() != a.head || time.Now().After(a.until) {
-		w.cfg.Logger.Warn("episode from a head whose lease we do not hold: ignored", "ref", m.Ref.Msg(), "head", m.Fence.GetHead())
+		w.cfg.Logger.Warn("episode from a head whose lease we do not hold: given back", "ref", m.Ref.Msg(), "head", m.Fence.GetHead())
+		a.giveBack(c, actorPID(m.Proxy), m.Fence, m.Ref.Msg(), m.Task.Msg(), "the worker holds no lease of this head")
 		return
 	}
 	k := string(keyOf(m.Ref.Msg()))
@@ -274,7 +294,8 @@ func (a *agentActor) onStart(c actor.Context, m *wire.StartEpisode) {
 	pid := c.Spawn(actor.PropsFromProducer(func() actor.Actor { return s }))
 	w.cfg.Logger.Debug("episode started", "ref", spec.Ref, "attempt", m.Fence.Attempt)
 	c.Watch(pid)
-	a.shims[k] = &shimEntry{pid: pid, head: m.Fence.Head, attempt: m.Fence.Attempt}
+	a.shims[k] = &shimEntry{pid: pid, head: m.Fence.Head, attempt: m.Fence.Attempt, proxy: actorPID(m.Proxy), fence: m.Fence,
+		ref: spec.Ref, task: spec.Task}
 	a.live[pid.Id] = true
 	w.mu.Lock()
 	w.running++
