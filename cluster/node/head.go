@@ -326,7 +326,13 @@ func (a *headActor) onMembers(c actor.Context, ev membership.Event) {
 
 // lost takes a worker out of the table and tells its episodes' proxies.
 func (a *headActor) lost(c actor.Context, id, cause string) {
-	h := a.h
+	a.h.loseWorker(c, id, cause)
+}
+
+// loseWorker takes a worker out of the table and tells the proxies of its episodes.
+// It may be called from any actor of the head (a proxy whose worker gave its attempt
+// back); the worker comes back into the table when it announces itself again.
+func (h *Head) loseWorker(c actor.SenderContext, id, cause string) {
 	if !h.table.Has(id) {
 		return
 	}

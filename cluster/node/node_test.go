@@ -362,3 +362,34 @@ func TestSilentWorkerSpendsTheBudget(t *testing.T) {
 		checkDrained(t, r.head)
 	})
 }
+
+// A worker cut off from a head that still sees it (its leases are lost, the member
+// list still shows it) stops its episodes when its lease runs out and gives them back:
+// the head places them again at once, long before their deadline, and the run ends
+// with one record per episode.
+func TestCutOffWorkerGivesItsEpisodesBack(t *testing.T) {
+	bubble(t, func(t *testing.T, r *rig) {
+		b := r.startWorker("B", 2, "")
+		c := r.startWorker("C", 2, agentName("C")+"-behind")
+		p := newPartition(r, "C", c.Agent())
+		r.show("B", "C")
+		const tasks, group = 3, 4
+		done := r.start(context.Background(), r.config(tasks, group))
+		waitFor(t, time.Minute, "episodes running on C", func() bool { return c.Running() == 2 })
+		p.set(func(p *partition) { p.cut = true }) // no more leases, starts or cancels reach C
+		cut := time.Now()
+		waitFor(t, leaseTTL+checkEvery+time.Second, "C to stop its episodes", func() bool { return c.Running() == 0 })
+		res := wait(t, done, runLimit)
+		checkOneRecordEach(t, res, tasks*group)
+		if hs := r.head.Stats(); hs.NodeLost < 2 || hs.GaveUp != 0 {
+			t.Errorf("head stats %+v: want C's 2 episodes given back and placed again", hs)
+		}
+		if took := time.Since(cut); took > time.Hour {
+			t.Errorf("the run took %v after C was cut off: the given-back episodes waited for their deadline", took)
+		}
+		if b.Stats().Started == 0 {
+			t.Error("B ran nothing")
+		}
+		r.waitIdle(t)
+	})
+}

@@ -214,8 +214,10 @@ func (p *proxyActor) onDone(c actor.Context, m *wire.EpisodeDone) {
 	if rec.Status == messages.Abandoned && rec.Failure.Kind == messages.FailNodeLost {
 		// The worker gave the attempt back (cut off from us for a while, or it holds
 		// no lease of ours): place it again, as for a lost worker.
+		// Until it announces itself again, the worker takes no more work.
 		id := p.current.Worker.ID
 		p.h.table.Release(p.key, p.current.Attempt)
+		p.h.loseWorker(c, id, "it gave an attempt back: "+rec.Failure.Cause)
 		p.onLost(c, id, rec.Failure.Cause)
 		return
 	}
