@@ -193,6 +193,14 @@ func (h *Head) unregister(k placement.Key, pid *actor.PID) {
 	h.mu.Unlock()
 }
 
+func (h *Head) unwait(k placement.Key, pid *actor.PID) {
+	h.mu.Lock()
+	if p := h.waiting[k]; p != nil && p.Equal(pid) {
+		delete(h.waiting, k)
+	}
+	h.mu.Unlock()
+}
+
 func (h *Head) wait(k placement.Key, pid *actor.PID) {
 	h.mu.Lock()
 	h.waiting[k] = pid

@@ -89,7 +89,17 @@ func (p *proxyActor) place(c actor.Context) {
 	a, ok := p.h.table.Place(p.key)
 	if !ok {
 		p.h.wait(p.key, p.self)
+		// Capacity may have grown (and the waiting been woken) between the two: look
+		// once more now that we are on the list.
+		a, ok = p.h.table.Place(p.key)
+	}
+	if ok {
+		p.h.unwait(p.key, p.self)
+	} else {
 		self := p.self
+		if p.retry != nil {
+			p.retry.Stop()
+		}
 		p.retry = time.AfterFunc(p.h.cfg.PlaceRetry, func() { p.h.system.Root.Send(self, tryPlace{}) })
 		return
 	}
