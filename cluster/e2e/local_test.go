@@ -8,7 +8,7 @@ import (
 )
 
 const (
-	lease     = 2 * time.Second
+	lease     = 3 * time.Second // renewed every 0.6 s: a loaded CI machine never starves it that long
 	startWait = 60 * time.Second
 	runWait   = 5 * time.Minute
 )
