@@ -8,7 +8,7 @@ import (
 )
 
 const (
-	lease     = 3 * time.Second // renewed every 0.6 s: a loaded CI machine never starves it that long
+	lease     = 3 * time.Second // renewed every 0.6 s: margin for a loaded CI machine
 	startWait = 60 * time.Second
 	runWait   = 5 * time.Minute
 )
