@@ -63,7 +63,11 @@ func TestWorkerFrozen(t *testing.T) {
 	head := c.head(out)
 	waitEpisodesOn(head, w1, 2)
 	w1.signal(syscall.SIGSTOP)
+	frozen := time.Now()
 	head.waitFor("the frozen worker lost", startWait, func() bool { return head.count("err", "worker lost") > 0 })
+	if at, ok := head.logTime("worker lost"); ok {
+		t.Logf("frozen worker seen lost %v after SIGSTOP (the static provider's health check times out)", at.Sub(frozen).Round(time.Millisecond))
+	}
 	time.Sleep(lease + time.Second) // past its lease: it must stop its episodes on waking
 	w1.signal(syscall.SIGCONT)
 	w1.waitFor("the resumed worker to stop its episodes", startWait, func() bool {
