@@ -76,6 +76,9 @@ func Join(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: --listen %q: port is not a number", cfg.Listen)
 	}
+	if port == 0 && cfg.Advertise != "" {
+		return nil, fmt.Errorf("cluster: --listen %q with --advertise %q: an advertised member needs a fixed port (e.g. --listen 0.0.0.0:8090)", cfg.Listen, cfg.Advertise)
+	}
 	provider, err := newProvider(cfg)
 	if err != nil {
 		return nil, err
@@ -193,12 +196,15 @@ func newProvider(cfg Config) (cluster.ClusterProvider, error) {
 	}
 }
 
-// expected are the library's error logs for what membership exists to handle: a
-// static peer that is not up (yet, or any more). They are kept at debug level so that
-// a worker starting before the head does not fill the log with errors.
+// expected are the library's error and warning logs for what membership exists to
+// handle: a static peer that is not up (yet, or any more), a member leaving. They are
+// kept at debug level so that a worker starting before the head, or a clean shutdown,
+// does not fill the log with errors.
 var expected = map[string]bool{
 	"Bad connection to the node health status": true,
 	"Failure reaching nodes":                   true,
+	"Automanaged server stopping..!":           true, // every clean shutdown
+	"Got gossip request from unknown member":   true, // a member not yet (or no longer) in the list
 }
 
 // demote lowers the expected errors to debug.
