@@ -338,9 +338,15 @@ func TestDockerHeadKilled(t *testing.T) {
 	}
 	checkRecords(t, c.out)
 	t.Logf("resumed head: %s", summaryText(headSummary(t, again)))
+	// Episodes in flight cannot finish without the head (it serves their
+	// generations): those running at the kill are stopped when the lease runs out.
+	// waitEpisodesOn saw two running on worker1 just before the kill.
+	stopped := 0
 	for i, w := range []*proc{w1, w2} {
-		if _, cutOff := c.stopWorker(i+1, w); cutOff == 0 {
-			t.Errorf("%s reports no episode stopped when cut off", w.name)
-		}
+		_, cutOff := c.stopWorker(i+1, w)
+		stopped += cutOff
+	}
+	if stopped == 0 {
+		t.Error("no worker reports an episode stopped when the head's lease ran out")
 	}
 }

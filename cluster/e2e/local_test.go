@@ -13,12 +13,14 @@ const (
 	runWait   = 5 * time.Minute
 )
 
-// waitEpisodesOn waits until the worker has started n more episodes since it had
-// `since`, while the head is in RL stage 1 (mid-run).
+// waitEpisodesOn waits until the head is in RL stage 1 (mid-run) and the worker runs
+// at least n episodes now (started and not ended, by its debug log), so that a fault
+// injected right after hits episodes in flight.
 func waitEpisodesOn(head, w *proc, n int) {
 	head.waitFor("RL stage 1", runWait, func() bool { return head.count("out", "+ RL stage 1") > 0 })
-	since := w.count("err", "episode started")
-	w.waitFor("episodes on the worker", startWait, func() bool { return w.count("err", "episode started") >= since+n })
+	w.waitFor("episodes running on the worker", runWait, func() bool {
+		return w.count("err", "episode started")-w.count("err", "episode ended") >= n
+	})
 }
 
 // TestWorkerKilled: SIGKILL of a worker mid-iteration. Its episodes are placed again

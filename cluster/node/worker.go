@@ -166,7 +166,7 @@ func (a *agentActor) Receive(c actor.Context) {
 		a.schedule(c)
 	case checkLease:
 		if a.head != "" && time.Now().After(a.until) {
-			a.cutOff(c, fmt.Sprintf("no lease from head %s for %v", a.head, time.Since(a.until.Add(-time.Duration(0)))))
+			a.cutOff(c, fmt.Sprintf("the lease of head %s ran out %v ago", a.head, time.Since(a.until).Round(time.Millisecond)))
 		}
 		a.schedule(c)
 	case *wire.Lease:
@@ -188,6 +188,7 @@ func (a *agentActor) Receive(c actor.Context) {
 			w.mu.Lock()
 			w.running--
 			w.mu.Unlock()
+			w.cfg.Logger.Debug("episode ended", "shim", m.Who.Id)
 		}
 		for k, e := range a.shims {
 			if e.pid.Equal(m.Who) {
@@ -238,10 +239,8 @@ func (a *agentActor) onLease(c actor.Context, m *wire.Lease) {
 
 // cutOff stops every episode: the head is gone or cut off from us.
 func (a *agentActor) cutOff(c actor.Context, cause string) {
-	if len(a.shims) > 0 {
-		a.w.cfg.Logger.Warn("cut off from the head: stopping episodes and removing their sandboxes", "episodes", len(a.shims), "cause", cause)
-		a.w.count(func(s *WorkerStats) { s.CutOff += len(a.shims) })
-	}
+	a.w.cfg.Logger.Warn("cut off from the head: stopping episodes and removing their sandboxes", "episodes", len(a.shims), "cause", cause)
+	a.w.count(func(s *WorkerStats) { s.CutOff += len(a.shims) })
 	for _, e := range a.shims {
 		// Tell the head (best effort: it may be the one that is gone), so that a
 		// head still there places the episode again at once instead of waiting out
