@@ -120,7 +120,13 @@ go vet ./...
 stage "go test -race"
 # Everything, with the race detector. The fault-injection suite runs a few of its seeds
 # here (engine/race_test.go) and all of them in the plain run below.
-go test -race -count=1 -timeout "$timeout" ./...
+# The cluster's end-to-end tests run on their own, next: they start swerl processes and
+# containers, and beside the other Docker tests they would load the daemon enough to
+# skew their short leases.
+go test -race -count=1 -timeout "$timeout" $(go list ./... | grep -v '/cluster/e2e$')
+
+stage "cluster end-to-end (swerl processes on 127.0.0.1 and in Docker containers, etcd)"
+go test -race -count=1 -timeout "$timeout" ./cluster/e2e
 
 stage "go test (no race: the 20-seed fault suite and the learning test)"
 # Tests that the race detector would slow 8x: the whole fault-injection suite and the

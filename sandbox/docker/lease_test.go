@@ -60,7 +60,9 @@ func exitStatus(t *testing.T, cli *client.Client, id string, begin time.Time) st
 // ends and is removed by the daemon; closing its sandbox afterwards is no error.
 func TestUnrenewedContainerRemovesItself(t *testing.T) {
 	t.Parallel()
-	f := newFactory(t, func(c *Config) { c.LeaseTTL = 3 * time.Second })
+	// Leases and lifetimes here leave room for a daemon slowed by a loaded CI
+	// machine: a create, start or renewal can take seconds there.
+	f := newFactory(t, func(c *Config) { c.LeaseTTL = 6 * time.Second })
 	s := start(t, f, "lease")
 	cli := testClient(t)
 	if !exists(t, cli, s.ID()) {
@@ -86,12 +88,12 @@ func TestUnrenewedContainerRemovesItself(t *testing.T) {
 // its sandbox is closed.
 func TestRenewedContainerOutlivesItsLease(t *testing.T) {
 	t.Parallel()
-	f := newFactory(t, func(c *Config) { c.LeaseTTL = 3 * time.Second })
+	f := newFactory(t, func(c *Config) { c.LeaseTTL = 6 * time.Second })
 	s := start(t, f, "renewed")
 	cli := testClient(t)
-	for end := time.Now().Add(8 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
 		if !exists(t, cli, s.ID()) {
-			t.Fatalf("renewed container gone after %s", 8*time.Second-time.Until(end))
+			t.Fatalf("renewed container gone after %s", 15*time.Second-time.Until(end))
 		}
 	}
 	if got := mustRun(t, s, "echo alive"); got != "alive\n" {
@@ -117,7 +119,7 @@ func TestRenewedContainerOutlivesItsLease(t *testing.T) {
 // longer than the container's whole life, cannot be what ends it).
 func TestHardDeadlineEndsARenewedContainer(t *testing.T) {
 	t.Parallel()
-	f := newFactory(t, func(c *Config) { c.LeaseTTL, c.MaxLifetime = 10*time.Second, 4*time.Second })
+	f := newFactory(t, func(c *Config) { c.LeaseTTL, c.MaxLifetime = 30*time.Second, 10*time.Second })
 	s := start(t, f, "deadline")
 	cli := testClient(t)
 	begin := time.Now()
