@@ -294,6 +294,13 @@ func (s *Sandbox) restart() error {
 	}
 	idle, err := f.probe(ctx, id)
 	if err != nil {
+		// Seen on a loaded daemon: the restart returns with the container stopped
+		// again. Still there (not removed), it is started once more.
+		if _, serr := f.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); serr == nil {
+			idle, err = f.probe(ctx, id)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("after restart: %w", err)
 	}
 	s.mu.Lock()
