@@ -67,13 +67,13 @@ fi
 # code's header names it), from the module proxy.
 pgg_version=$(go list -m -f '{{.Version}}' google.golang.org/protobuf)
 gobin=$(go env GOPATH)/bin
-if ! "$gobin/protoc-gen-go" --version 2>/dev/null | grep -q "$pgg_version"; then
+if ! "$gobin/protoc-gen-go" --version 2>/dev/null | grep -F "$pgg_version" >/dev/null; then
 	say "installing protoc-gen-go $pgg_version"
 	go install "google.golang.org/protobuf/cmd/protoc-gen-go@$pgg_version"
 fi
 export PATH="$gobin:$PATH"
 protoc --version
-etcd --version | head -1
+etcd --version | sed -n 1p  # sed reads it all: head would end etcd by SIGPIPE under pipefail
 
 stage "docker daemon"
 docker_ok=0
