@@ -10,6 +10,7 @@ package membership
 
 import (
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -66,15 +67,7 @@ func (l *List) sortedLocked() []Member {
 	for _, m := range l.members {
 		out = append(out, m)
 	}
-	slices.SortFunc(out, func(a, b Member) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(string(a.ID), string(b.ID)) })
 	return out
 }
 
@@ -138,13 +131,5 @@ func (l *List) Update(members []Member) Event {
 }
 
 func sortByID(ms []Member) {
-	slices.SortFunc(ms, func(a, b Member) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(ms, func(a, b Member) int { return strings.Compare(string(a.ID), string(b.ID)) })
 }

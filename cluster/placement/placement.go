@@ -10,6 +10,7 @@ package placement
 
 import (
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -82,15 +83,7 @@ func (t *Table) Leave(id string) []Assignment {
 			delete(t.current, k)
 		}
 	}
-	slices.SortFunc(lost, func(a, b Assignment) int {
-		switch {
-		case a.Key < b.Key:
-			return -1
-		case a.Key > b.Key:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(lost, func(a, b Assignment) int { return strings.Compare(string(a.Key), string(b.Key)) })
 	return lost
 }
 
@@ -165,15 +158,7 @@ func (t *Table) Loads() []Load {
 	for _, l := range t.workers {
 		out = append(out, *l)
 	}
-	slices.SortFunc(out, func(a, b Load) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Load) int { return strings.Compare(string(a.ID), string(b.ID)) })
 	return out
 }
 
