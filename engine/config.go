@@ -36,6 +36,13 @@ type Config struct {
 	Advantage              dapo.AdvantageConfig
 	MaxConcurrentEpisodes  int // 0: all N x G at once
 	MaxInFlightGenerations int // 0: no cap
+	// GenerationOrder picks which waiting generation goes first once
+	// MaxInFlightGenerations are in flight ("": actors.OrderMostTurnsLeft).
+	GenerationOrder actors.GenerationOrder
+	// NoOverlap starts an iteration's sandboxes only after its policy version is
+	// loaded. By default they are prepared while the learner trains the previous
+	// iteration; no episode generates before PolicyUpdated either way.
+	NoOverlap bool
 	GraderConcurrency      int // 0: no cap
 	LearnerResend          time.Duration
 	Supervision            actors.Supervision // core actors
