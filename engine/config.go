@@ -42,11 +42,11 @@ type Config struct {
 	// NoOverlap starts an iteration's sandboxes only after its policy version is
 	// loaded. By default they are prepared while the learner trains the previous
 	// iteration; no episode generates before PolicyUpdated either way.
-	NoOverlap bool
-	GraderConcurrency      int // 0: no cap
-	LearnerResend          time.Duration
-	Supervision            actors.Supervision // core actors
-	EpisodeSupervision     actors.Supervision // episode actors
+	NoOverlap          bool
+	GraderConcurrency  int // 0: no cap
+	LearnerResend      time.Duration
+	Supervision        actors.Supervision // core actors
+	EpisodeSupervision actors.Supervision // episode actors
 
 	// Logger receives swerl's and Proto.Actor's logs; nil discards them.
 	Logger hclog.Logger
