@@ -31,6 +31,10 @@ type CoordinatorConfig struct {
 	MaxConcurrentEpisodes int
 	// LearnerResend is how long to wait for PolicyUpdated before resending the batch.
 	LearnerResend time.Duration
+	// Overlap starts the sandboxes of iteration k+1's episodes while the learner
+	// trains k (see preparer). Ignored when Launch is set: a cluster's workers start
+	// their own sandboxes.
+	Overlap bool
 
 	Episode            EpisodeConfig
 	EpisodeSupervision Supervision
@@ -124,6 +128,7 @@ type coordinatorActor struct {
 	sandboxes sandbox.Factory
 	report    Reporter
 	st        *runState
+	prep      *preparer // nil without overlap
 
 	self       *actor.PID
 	restarting bool
@@ -136,9 +141,14 @@ type coordinatorActor struct {
 func newCoordinatorProps(rt *Runtime, cfg CoordinatorConfig, learner, inference, graders *actor.PID,
 	sandboxes sandbox.Factory, report Reporter) *actor.Props {
 	st := &runState{}
+	var prep *preparer
+	if cfg.Overlap && cfg.Launch == nil {
+		prep = newPreparer(rt, sandboxes, cfg.Episode.Sandbox)
+		sandboxes = prep
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &coordinatorActor{rt: rt, cfg: cfg, learner: learner, inference: inference, graders: graders,
-			sandboxes: sandboxes, report: report, st: st}
+			sandboxes: sandboxes, report: report, st: st, prep: prep}
 	}, actor.WithSupervisor(cfg.EpisodeSupervision.strategy(rt, cfg.Seed)))
 }
 
@@ -184,6 +194,7 @@ func (a *coordinatorActor) Receive(c actor.Context) {
 		a.resend.Stop()
 	case *actor.Stopping:
 		a.resend.Stop()
+		a.closePrep()
 	case *actor.Stopped:
 	default:
 		a.rt.Log.Warn("coordinator: unknown message", "type", typeName(m))
@@ -210,6 +221,7 @@ func (a *coordinatorActor) resume(c actor.Context) {
 		a.fill(c)
 	case st.stage == stageTraining:
 		a.sendBatch(c)
+		a.prepareNext()
 	case st.stage == stageLoading:
 		c.Request(a.inference, messages.LoadPolicy{Iteration: st.iteration, Version: a.version() + 1})
 	}
@@ -219,14 +231,7 @@ func (a *coordinatorActor) startIteration(c actor.Context) {
 	st, cfg := a.st, a.cfg
 	n := cfg.TasksPerIteration * cfg.GroupSize
 	st.stage, st.began = stageRollout, time.Now()
-	st.tasks = sampleTasks(cfg.Tasks, cfg.TasksPerIteration, cfg.Seed, st.iteration)
-	st.refs = make([]messages.EpisodeRef, 0, n)
-	for g, t := range st.tasks {
-		for s := 0; s < cfg.GroupSize; s++ {
-			st.refs = append(st.refs, messages.EpisodeRef{Iteration: st.iteration, PolicyVersion: a.version(),
-				Group: g, Sample: s, TaskID: t.ID})
-		}
-	}
+	st.tasks, st.refs = a.plan(st.iteration)
 	st.records, st.recorded, st.nRecorded = make([]messages.EpisodeRecord, n), make([]bool, n), 0
 	st.report = IterationReport{Iteration: st.iteration, PolicyVersion: a.version(), Requested: n,
 		AbandonedBy: map[messages.FailureKind]int{}}
@@ -234,6 +239,48 @@ func (a *coordinatorActor) startIteration(c actor.Context) {
 	a.rt.Log.Info("iteration started", "iteration", st.iteration, "policy_version", a.version(),
 		"tasks", cfg.TasksPerIteration, "group", cfg.GroupSize, "episodes", n)
 	a.fill(c)
+}
+
+// plan returns the tasks and episode refs of iteration k, in request order
+// (group-major): the same whenever it is asked, so the next iteration's sandboxes can
+// be prepared before it starts.
+func (a *coordinatorActor) plan(k int) ([]messages.TaskRef, []messages.EpisodeRef) {
+	cfg := a.cfg
+	tasks := sampleTasks(cfg.Tasks, cfg.TasksPerIteration, cfg.Seed, k)
+	refs := make([]messages.EpisodeRef, 0, len(tasks)*cfg.GroupSize)
+	for g, t := range tasks {
+		for s := 0; s < cfg.GroupSize; s++ {
+			refs = append(refs, messages.EpisodeRef{Iteration: k, PolicyVersion: cfg.StartVersion + k,
+				Group: g, Sample: s, TaskID: t.ID})
+		}
+	}
+	return tasks, refs
+}
+
+// prepareNext starts the sandboxes of the next iteration's first attempts (as many
+// as will be spawned at once) while the learner trains this one.
+func (a *coordinatorActor) prepareNext() {
+	st := a.st
+	k := st.iteration + 1
+	if a.prep == nil || st.cancelling || k >= a.cfg.Iterations {
+		return
+	}
+	tasks, refs := a.plan(k)
+	if limit := a.cfg.MaxConcurrentEpisodes; limit > 0 && len(refs) > limit {
+		refs = refs[:limit]
+	}
+	specs := make([]sandbox.Spec, len(refs))
+	for i, ref := range refs {
+		specs[i] = sandbox.Spec{Task: tasks[ref.Group], Ref: ref, Attempt: 1}
+	}
+	a.prep.prepare(k, specs)
+	a.rt.Log.Debug("preparing the next iteration's sandboxes", "iteration", k, "sandboxes", len(specs))
+}
+
+func (a *coordinatorActor) closePrep() {
+	if a.prep != nil {
+		a.prep.close()
+	}
 }
 
 // fill spawns episodes up to the concurrency cap.
@@ -354,6 +401,7 @@ func (a *coordinatorActor) maybeBarrier(c actor.Context) {
 		"abandoned", st.report.Abandoned, "resolved", st.report.Resolved, "batch", st.batch.Len(),
 		"rollout", st.report.Rollout.Round(time.Millisecond))
 	a.sendBatch(c)
+	a.prepareNext()
 }
 
 func (a *coordinatorActor) buildBatch() messages.TrainBatch {
@@ -483,6 +531,7 @@ func (a *coordinatorActor) fail(err error) {
 
 func (a *coordinatorActor) finish(err error) {
 	a.resend.Stop()
+	a.closePrep()
 	a.st.stage, a.st.done = stageDone, true
 	a.report.Done(err)
 }

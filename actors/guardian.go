@@ -23,6 +23,8 @@ type GuardianConfig struct {
 	Coordinator CoordinatorConfig
 	// MaxInFlightGenerations caps concurrent policy calls (0: no cap).
 	MaxInFlightGenerations int
+	// GenerationOrder is the order of requests waiting for a generation slot.
+	GenerationOrder GenerationOrder
 	// GraderConcurrency caps concurrent gradings (0: no cap).
 	GraderConcurrency int
 	// Supervision restarts the learner, inference, graders and coordinator on panics.
@@ -55,7 +57,7 @@ func (g *guardianActor) Receive(c actor.Context) {
 	case *actor.Started:
 		cc := g.cfg.Coordinator
 		learner := g.spawn(c, "learner", newLearnerProps(g.rt, g.comp.Trainer))
-		inference := g.spawn(c, "inference", newInferenceProps(g.rt, g.comp.Policy, g.cfg.MaxInFlightGenerations, cc.StartVersion))
+		inference := g.spawn(c, "inference", newInferenceProps(g.rt, g.comp.Policy, g.cfg.MaxInFlightGenerations, g.cfg.GenerationOrder, cc.StartVersion))
 		graders := g.spawn(c, "graders", newGradersProps(g.rt, g.comp.Grader, g.cfg.GraderConcurrency))
 		g.coordinator = g.spawn(c, "coordinator", newCoordinatorProps(g.rt, cc, learner, inference, graders, g.comp.Sandboxes, g.report))
 	case Shutdown:

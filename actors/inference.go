@@ -19,6 +19,7 @@ type inferenceActor struct {
 	policy policy.Policy
 	served *servedVersion // outlives restarts of the actor
 	pool   *workerPool
+	order  GenerationOrder
 	life   *lifetime
 	stale  int
 }
@@ -33,12 +34,22 @@ type policyLoadDone struct {
 	msg     messages.PolicyLoaded
 }
 
-func newInferenceProps(rt *Runtime, p policy.Policy, maxInFlight, version int) *actor.Props {
+func newInferenceProps(rt *Runtime, p policy.Policy, maxInFlight int, order GenerationOrder, version int) *actor.Props {
 	served, life := &servedVersion{v: version}, newLifetime()
 	pool := newWorkerPool(rt, life.ctx, maxInFlight)
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &inferenceActor{rt: rt, policy: p, served: served, life: life, pool: pool}
+		return &inferenceActor{rt: rt, policy: p, served: served, life: life, pool: pool, order: order}
 	})
+}
+
+// queueKey is where a request waits for a generation slot: with OrderMostTurnsLeft,
+// behind every request of an episode with more turns left. Every episode of a run
+// has the same turn cap, so the most turns left is the fewest turns done.
+func (a *inferenceActor) queueKey(m messages.GenerateRequest) int {
+	if a.order == OrderFIFO {
+		return 0
+	}
+	return m.Turn
 }
 
 func (a *inferenceActor) Receive(c actor.Context) {
@@ -69,7 +80,7 @@ func (a *inferenceActor) Receive(c actor.Context) {
 
 func (a *inferenceActor) generate(c actor.Context, m messages.GenerateRequest) {
 	replyTo, version := c.Sender(), a.served.v
-	a.pool.submit(func(ctx context.Context) {
+	a.pool.submitKeyed(a.queueKey(m), func(ctx context.Context) {
 		a.rt.Send(replyTo, callPolicy(ctx, a.policy, m, version))
 	}, func(p Panic) {
 		a.rt.Send(replyTo, messages.GenerateFailed{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,

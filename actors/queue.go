@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"runtime/debug"
@@ -9,7 +10,8 @@ import (
 
 // workerPool runs an actor's blocking jobs on long-lived goroutines owned by the
 // runtime. A job goes to an idle worker if there is one; otherwise a new worker starts,
-// up to limit (0: no limit); past the limit jobs wait in order. Workers live until the
+// up to limit (0: no limit); past the limit jobs wait, lowest key first and in
+// arrival order among equal keys (submit uses key 0: plain FIFO). Workers live until the
 // pool's context ends, so a busy actor pays no goroutine start (and stack growth) per
 // job, and each worker derives per-job deadlines from a context of its own rather than
 // contending on one shared parent.
@@ -23,8 +25,8 @@ type workerPool struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond
-	queue   []job
-	head    int
+	queue   jobHeap
+	seq     uint64
 	workers int
 	idle    int
 	closed  bool
@@ -33,8 +35,30 @@ type workerPool struct {
 // job is one unit of work. run gets the worker's context; a panic in run is
 // recovered and passed to onPanic, and the worker goes on.
 type job struct {
+	key     int
+	seq     uint64
 	run     func(ctx context.Context)
 	onPanic func(Panic)
+}
+
+// jobHeap orders waiting jobs by (key, seq).
+type jobHeap []job
+
+func (h jobHeap) Len() int { return len(h) }
+func (h jobHeap) Less(i, j int) bool {
+	if h[i].key != h[j].key {
+		return h[i].key < h[j].key
+	}
+	return h[i].seq < h[j].seq
+}
+func (h jobHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *jobHeap) Push(x any)   { *h = append(*h, x.(job)) }
+func (h *jobHeap) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	old[len(old)-1] = job{}
+	*h = old[:len(old)-1]
+	return j
 }
 
 func newWorkerPool(rt *Runtime, ctx context.Context, limit int) *workerPool {
@@ -52,10 +76,16 @@ func newWorkerPool(rt *Runtime, ctx context.Context, limit int) *workerPool {
 }
 
 func (p *workerPool) submit(run func(ctx context.Context), onPanic func(Panic)) {
+	p.submitKeyed(0, run, onPanic)
+}
+
+// submitKeyed queues a job that waits behind every job with a lower key.
+func (p *workerPool) submitKeyed(key int, run func(ctx context.Context), onPanic func(Panic)) {
 	p.mu.Lock()
-	p.queue = append(p.queue, job{run: run, onPanic: onPanic})
+	p.seq++
+	heap.Push(&p.queue, job{key: key, seq: p.seq, run: run, onPanic: onPanic})
 	spawn := false
-	if pending := len(p.queue) - p.head; pending > p.idle && (p.limit <= 0 || p.workers < p.limit) {
+	if pending := p.queue.Len(); pending > p.idle && (p.limit <= 0 || p.workers < p.limit) {
 		p.workers++
 		spawn = true
 	} else if p.idle > 0 {
@@ -72,7 +102,7 @@ func (p *workerPool) work() {
 	defer cancel()
 	p.mu.Lock()
 	for {
-		for p.head == len(p.queue) && !p.closed {
+		for p.queue.Len() == 0 && !p.closed {
 			p.idle++
 			p.cond.Wait()
 			p.idle--
@@ -82,12 +112,7 @@ func (p *workerPool) work() {
 			p.mu.Unlock()
 			return
 		}
-		j := p.queue[p.head]
-		p.queue[p.head] = job{}
-		p.head++
-		if p.head == len(p.queue) {
-			p.queue, p.head = p.queue[:0], 0
-		}
+		j := heap.Pop(&p.queue).(job)
 		p.mu.Unlock()
 		p.runJob(ctx, j)
 		p.mu.Lock()

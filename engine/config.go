@@ -124,6 +124,9 @@ func (c Config) withDefaults() Config {
 	if c.LearnerResend == 0 {
 		c.LearnerResend = d.LearnerResend
 	}
+	if c.GenerationOrder == "" {
+		c.GenerationOrder = actors.OrderMostTurnsLeft
+	}
 	if c.Supervision == (actors.Supervision{}) {
 		c.Supervision = d.Supervision
 	}
@@ -139,6 +142,9 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Iterations < 1 {
 		bad("iterations = %d: need at least 1", c.Iterations)
+	}
+	if _, err := actors.ParseGenerationOrder(string(c.GenerationOrder)); err != nil {
+		bad("%v", err)
 	}
 	if c.TasksPerIteration < 1 {
 		bad("tasks per iteration = %d: need at least 1", c.TasksPerIteration)

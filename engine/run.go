@@ -64,9 +64,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			Seed: cfg.Seed, Tasks: cfg.Tasks, StartVersion: cfg.StartVersion,
 			Filter: cfg.Filter, Advantage: cfg.Advantage, MaxConcurrentEpisodes: cfg.MaxConcurrentEpisodes,
 			LearnerResend: cfg.LearnerResend, Episode: cfg.Episode, EpisodeSupervision: cfg.EpisodeSupervision,
-			EpisodeMiddleware: cfg.EpisodeMiddleware,
+			EpisodeMiddleware: cfg.EpisodeMiddleware, Overlap: !cfg.NoOverlap,
 		},
 		MaxInFlightGenerations: cfg.MaxInFlightGenerations,
+		GenerationOrder:        cfg.GenerationOrder,
 		GraderConcurrency:      cfg.GraderConcurrency,
 		Supervision:            cfg.Supervision,
 	}
