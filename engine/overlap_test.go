@@ -87,6 +87,7 @@ func overlapWorld(c *clock, noOverlap bool) (engine.Config, *actorstest.FakeSand
 	cfg.Policy, cfg.Trainer = clockedPolicy{c: c, next: pol}, clockedTrainer{c: c, FakeTrainer: tr}
 	cfg.Sandboxes, cfg.Grader = clockedSandboxes{c: c, next: sb}, &actorstest.FakeGrader{Knobs: actorstest.GraderKnobs{Latency: 5 * time.Second}}
 	cfg.NoOverlap = noOverlap
+	cfg.LearnerResend = 10 * time.Minute // no resend while the 60 s update runs
 	return cfg, sb
 }
 
