@@ -40,8 +40,10 @@ type RolloutOptions struct {
 	MaxConcurrentEpisodes  int
 	MaxInFlightGenerations int
 	GraderConcurrency      int
-	Progress               io.Writer // one line per finished episode; nil: quiet
-	Logger                 hclog.Logger
+	// GenerationOrder orders requests waiting for a generation slot ("": most turns left).
+	GenerationOrder actors.GenerationOrder
+	Progress        io.Writer // one line per finished episode; nil: quiet
+	Logger          hclog.Logger
 	// Cluster, if set, runs the episodes on its workers, which open the same task
 	// file themselves (`swerl node --tasks`).
 	Cluster Cluster
@@ -99,6 +101,7 @@ func Rollout(ctx context.Context, o RolloutOptions) (RolloutResult, error) {
 	}
 	cfg.MaxConcurrentEpisodes, cfg.MaxInFlightGenerations, cfg.GraderConcurrency =
 		o.MaxConcurrentEpisodes, o.MaxInFlightGenerations, o.GraderConcurrency
+	cfg.GenerationOrder = o.GenerationOrder
 	cfg.Logger = o.Logger
 	cfg.Cluster = o.Cluster
 	cfg.OnRecord = func(r messages.EpisodeRecord) {

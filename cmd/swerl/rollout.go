@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/swerl/swerl/actors"
 	"github.com/swerl/swerl/cluster/node"
 	"github.com/swerl/swerl/cluster/wire"
 	"github.com/swerl/swerl/engine"
@@ -55,6 +56,8 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fit := fs.String("fit-context", "clamp", "when --context exceeds the server's max_model_len: clamp (lower it) or refuse")
 	conc := fs.Int("concurrency", 32, "episodes (sandboxes) at once; 0: all")
 	requests := fs.Int("max-requests", 64, "generate requests in flight at once")
+	order := fs.String("generation-order", string(actors.OrderMostTurnsLeft),
+		"which waiting request gets a free generation slot: most-turns-left or fifo")
 	graders := fs.Int("graders", 8, "grading runs at once")
 	seed := fs.Uint64("seed", 1, "seed of task order and retry jitter")
 	iterations := fs.Int("iterations", 1, "iterations; more than 1 needs --learner")
@@ -80,6 +83,9 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if *g < 1 || *turnCap < 1 || *iterations < 1 {
 		return errors.New("rollout: -n, --turn-cap and --iterations must be at least 1")
+	}
+	if _, err := actors.ParseGenerationOrder(*order); err != nil {
+		return fmt.Errorf("rollout: --generation-order: %w", err)
 	}
 	if *iterations > 1 && *learner == "" {
 		return errors.New("rollout: --iterations > 1 trains, and needs --learner DIR|URL (an external trainer)")
@@ -174,7 +180,8 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	ro := engine.RolloutOptions{World: w, Policy: pol, Trainer: trainer,
 		Iterations: *iterations, GroupSize: *g, Seed: *seed, Out: *out, Episode: ep,
 		MaxConcurrentEpisodes: *conc, MaxInFlightGenerations: *requests, GraderConcurrency: *graders,
-		Progress: stderr}
+		GenerationOrder: actors.GenerationOrder(*order),
+		Progress:        stderr}
 	if cf.name != "" {
 		head, stop, err := startHead(&cf, stderr)
 		if err != nil {
