@@ -116,8 +116,8 @@ func (s *sandboxActor) run(ctx context.Context, work <-chan any) {
 }
 
 func (s *sandboxActor) exec(ctx context.Context, sb sandbox.Sandbox, m messages.ExecRequest) any {
-	ectx, cancel := context.WithDeadline(ctx, m.Deadline)
-	defer cancel()
+	ectx := withDeadline(ctx, m.Deadline)
+	defer ectx.release()
 	begin := time.Now()
 	out, err := sb.Exec(ectx, m.Command)
 	elapsed := time.Since(begin)
@@ -137,8 +137,8 @@ func (s *sandboxActor) exec(ctx context.Context, sb sandbox.Sandbox, m messages.
 }
 
 func (s *sandboxActor) diff(ctx context.Context, sb sandbox.Sandbox, m messages.DiffRequest) any {
-	dctx, cancel := context.WithDeadline(ctx, m.Deadline)
-	defer cancel()
+	dctx := withDeadline(ctx, m.Deadline)
+	defer dctx.release()
 	patch, err := sb.Diff(dctx)
 	if errors.Is(err, sandbox.ErrNoRepository) {
 		// The agent destroyed the repository: its answer is the empty patch.
