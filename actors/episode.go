@@ -107,10 +107,11 @@ type episodeActor struct {
 	seq        int
 	attempt    int
 	sandbox    *actor.PID
+	work       sandboxWork // the queue of the sandbox's worker (requests skip its mailbox)
 	transcript messages.Transcript
 	turn       int
 	turnEnd    time.Time
-	pending    messages.Turn // the turn whose command is running
+	pending    messages.Turn // the turn in progress: its command is running, or it is ending
 	prompt     string        // the scaffold's last prompt line
 	stop       messages.StopReason
 	expired    bool
@@ -170,10 +171,7 @@ func (e *episodeActor) Receive(c actor.Context) {
 		e.prompt = m.Prompt
 		e.generate(c)
 	case messages.GenerateReply:
-		if !e.current(m.Attempt, m.Turn) || e.phase != phaseGenerating {
-			return
-		}
-		e.onReply(c, m)
+		e.onReply(c)
 	case messages.GenerateFailed:
 		if !e.current(m.Attempt, m.Turn) || e.phase != phaseGenerating {
 			return
@@ -184,15 +182,7 @@ func (e *episodeActor) Receive(c actor.Context) {
 		}
 		e.failed(c, m.Failure, e.generate)
 	case messages.ExecResult:
-		if !e.current(m.Attempt, m.Turn) || e.phase != phaseExecuting {
-			return
-		}
-		t := e.pending
-		t.Observation, t.ExitCode, t.TimedOut, t.ExecTime = m.Output, m.ExitCode, m.TimedOut, m.Elapsed
-		if m.Prompt != "" {
-			e.prompt = m.Prompt
-		}
-		e.endTurn(c, t)
+		e.onExecResult(c)
 	case messages.DiffResult:
 		if !e.current(m.Attempt, -1) || e.phase != phaseDiffing {
 			return
@@ -210,7 +200,7 @@ func (e *episodeActor) Receive(c actor.Context) {
 		if e.sandbox == nil || !m.Who.Equal(e.sandbox) {
 			return
 		}
-		e.sandbox = nil
+		e.sandbox, e.work = nil, nil
 		e.failed(c, messages.Failure{Kind: messages.FailSandboxDied, Retryable: true,
 			Cause: "sandbox actor stopped unexpectedly"}, e.newAttempt)
 	case messages.GradeResult:
@@ -298,7 +288,8 @@ func (e *episodeActor) newAttempt(c actor.Context) {
 	if d := time.Until(e.ledger.deadline); d < sc.StartTimeout {
 		sc.StartTimeout = d
 	}
-	e.sandbox = c.Spawn(newSandboxProps(e.rt, sc, e.spec.sandboxes, spec, e.self))
+	props, work := newSandboxProps(e.rt, sc, e.spec.sandboxes, spec, e.self)
+	e.sandbox, e.work = c.Spawn(props), work
 	e.setPhase(phaseStarting)
 }
 
@@ -309,11 +300,17 @@ func (e *episodeActor) generate(c actor.Context) {
 		Task: e.spec.task, Transcript: e.transcript, Deadline: e.turnEnd})
 }
 
-func (e *episodeActor) onReply(c actor.Context, m messages.GenerateReply) {
+// onReply and onExecResult are the turn's path. They read their message from c rather
+// than take it from Receive's switch, and the rare branches live in functions of their
+// own: each mailbox run starts on a fresh goroutine with a small stack, and growing it
+// (a copy) cost more than the rest of the turn while these frames were large.
+func (e *episodeActor) onReply(c actor.Context) {
+	m := c.Message().(messages.GenerateReply)
+	if !e.current(m.Attempt, m.Turn) || e.phase != phaseGenerating {
+		return
+	}
 	if m.PolicyVersion != e.spec.ref.PolicyVersion {
-		e.ledger.stale++
-		e.failed(c, messages.Failure{Kind: messages.FailStale, Retryable: true,
-			Cause: fmt.Sprintf("reply from policy version %d, episode samples version %d", m.PolicyVersion, e.spec.ref.PolicyVersion)}, e.generate)
+		e.staleReply(c, m.PolicyVersion)
 		return
 	}
 	if e.pastDeadline() {
@@ -321,39 +318,70 @@ func (e *episodeActor) onReply(c actor.Context, m messages.GenerateReply) {
 		return
 	}
 	if m.Overflow {
-		// The context budget ran out. What the model produced before it is kept as the
-		// last turn (nothing runs), and the episode is graded like any other: PAPER.md
-		// keeps overflowing trajectories with their reward as the signal against looping.
-		if m.Text != "" || m.NumTokens() > 0 {
-			e.transcript = e.transcript.Append(messages.TurnFrom(messages.Turn{Index: e.turn,
-				PolicyVersion: m.PolicyVersion, Assistant: m.Text, GenerateTime: m.Elapsed}, m))
-		}
-		e.finish(c, messages.StopContextOverflow)
+		e.overflowed(c, &m)
 		return
 	}
-	cmd, ferr := swe.ParseCommand(m.Text)
-	t := messages.TurnFrom(messages.Turn{Index: e.turn, PolicyVersion: m.PolicyVersion, Assistant: m.Text,
-		Command: cmd, FormatError: ferr, GenerateTime: m.Elapsed}, m)
-	switch {
+	e.parseReply(&m)
+	switch cmd, ferr := e.pending.Command, e.pending.FormatError; {
 	case ferr != "":
-		t.Observation = ferr
+		e.pending.Observation = ferr
 		if e.prompt != "" {
-			t.Observation += "\n" + e.prompt // nothing ran: the prompt line is unchanged
+			e.pending.Observation += "\n" + e.prompt // nothing ran: the prompt line is unchanged
 		}
-		e.endTurn(c, t)
+		e.endTurn(c)
 	case cmd == swe.SubmitCommand:
-		e.transcript = e.transcript.Append(t)
+		e.transcript = e.transcript.Append(e.pending)
 		e.finish(c, messages.StopSubmit)
 	default:
-		e.pending = t
 		e.setPhase(phaseExecuting)
-		c.Send(e.sandbox, messages.ExecRequest{Ref: e.spec.ref, Attempt: e.attempt, Turn: e.turn, Command: cmd,
+		e.work.put(e.rt, e.spec.ref, messages.ExecRequest{Ref: e.spec.ref, Attempt: e.attempt, Turn: e.turn, Command: cmd,
 			Deadline: earliest(time.Now().Add(e.cfg.CommandTimeout), e.turnEnd)})
 	}
 }
 
-func (e *episodeActor) endTurn(c actor.Context, t messages.Turn) {
-	e.transcript = e.transcript.Append(t)
+// parseReply makes the turn of reply m, its command parsed, the pending turn.
+func (e *episodeActor) parseReply(m *messages.GenerateReply) {
+	cmd, ferr := swe.ParseCommand(m.Text)
+	e.pending = messages.TurnFrom(messages.Turn{Index: e.turn, PolicyVersion: m.PolicyVersion, Assistant: m.Text,
+		Command: cmd, FormatError: ferr, GenerateTime: m.Elapsed}, *m)
+}
+
+// staleReply retries a generation answered by another policy version than the episode's.
+func (e *episodeActor) staleReply(c actor.Context, version int) {
+	e.ledger.stale++
+	e.failed(c, messages.Failure{Kind: messages.FailStale, Retryable: true,
+		Cause: fmt.Sprintf("reply from policy version %d, episode samples version %d", version, e.spec.ref.PolicyVersion)}, e.generate)
+}
+
+// overflowed ends the loop on a reply that ran out of context budget. What the model
+// produced before it is kept as the last turn (nothing runs), and the episode is graded
+// like any other: PAPER.md keeps overflowing trajectories with their reward as the
+// signal against looping.
+func (e *episodeActor) overflowed(c actor.Context, m *messages.GenerateReply) {
+	if m.Text != "" || m.NumTokens() > 0 {
+		e.transcript = e.transcript.Append(messages.TurnFrom(messages.Turn{Index: e.turn,
+			PolicyVersion: m.PolicyVersion, Assistant: m.Text, GenerateTime: m.Elapsed}, *m))
+	}
+	e.finish(c, messages.StopContextOverflow)
+}
+
+func (e *episodeActor) onExecResult(c actor.Context) {
+	m := c.Message().(messages.ExecResult)
+	if !e.current(m.Attempt, m.Turn) || e.phase != phaseExecuting {
+		return
+	}
+	t := &e.pending
+	t.Observation, t.ExitCode, t.TimedOut, t.ExecTime = m.Output, m.ExitCode, m.TimedOut, m.Elapsed
+	if m.Prompt != "" {
+		e.prompt = m.Prompt
+	}
+	e.endTurn(c)
+}
+
+// endTurn appends e.pending, the finished turn, to the transcript and starts the next.
+func (e *episodeActor) endTurn(c actor.Context) {
+	e.transcript = e.transcript.Append(e.pending)
+	e.pending = messages.Turn{}
 	e.turn++
 	switch {
 	case e.pastDeadline():
@@ -370,7 +398,7 @@ func (e *episodeActor) endTurn(c actor.Context, t messages.Turn) {
 func (e *episodeActor) finish(c actor.Context, stop messages.StopReason) {
 	e.stop = stop
 	e.setPhase(phaseDiffing)
-	c.Send(e.sandbox, messages.DiffRequest{Ref: e.spec.ref, Attempt: e.attempt, Deadline: time.Now().Add(e.cfg.DiffTimeout)})
+	e.work.put(e.rt, e.spec.ref, messages.DiffRequest{Ref: e.spec.ref, Attempt: e.attempt, Deadline: time.Now().Add(e.cfg.DiffTimeout)})
 }
 
 func (e *episodeActor) grade(c actor.Context) {
@@ -450,7 +478,7 @@ func (e *episodeActor) send(c actor.Context, rec messages.EpisodeRecord) {
 func (e *episodeActor) closeSandbox(c actor.Context) {
 	if e.sandbox != nil {
 		c.Stop(e.sandbox)
-		e.sandbox = nil
+		e.sandbox, e.work = nil, nil
 	}
 }
 

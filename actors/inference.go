@@ -90,8 +90,8 @@ func (a *inferenceActor) generate(c actor.Context, m messages.GenerateRequest) {
 }
 
 func callPolicy(ctx context.Context, p policy.Policy, m messages.GenerateRequest, version int) any {
-	gctx, cancel := context.WithDeadline(ctx, m.Deadline)
-	defer cancel()
+	gctx := withDeadline(ctx, m.Deadline)
+	defer gctx.release()
 	begin := time.Now()
 	r, err := p.Generate(gctx, policy.Request{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
 		Task: m.Task, Transcript: m.Transcript, Version: version})

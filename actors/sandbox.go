@@ -27,6 +27,11 @@ func DefaultSandboxConfig() SandboxConfig {
 // runs the episode's requests one at a time and replies straight to the episode; when
 // the actor stops (its episode ended or was stopped) the worker's context is cancelled,
 // the running command dies with it, and the worker closes the sandbox before it exits.
+//
+// The episode puts its ExecRequest and DiffRequest straight on the worker's queue (a
+// sandboxWork it gets with the props), not through the actor's mailbox: a turn then
+// costs one actor message less. The actor still owns the worker and its lifetime, and
+// the episode still learns of the actor's end from its Terminated.
 type sandboxActor struct {
 	rt      *Runtime
 	cfg     SandboxConfig
@@ -35,13 +40,34 @@ type sandboxActor struct {
 	episode *actor.PID
 
 	cancel context.CancelFunc
-	work   chan any
+	work   sandboxWork
 }
 
-func newSandboxProps(rt *Runtime, cfg SandboxConfig, f sandbox.Factory, spec sandbox.Spec, episode *actor.PID) *actor.Props {
+// sandboxWork is the queue of a sandbox actor's worker: the episode's ExecRequest and
+// DiffRequest. The episode has one request in flight at a time; the buffer holds two,
+// so that put never blocks, even when the worker has already exited (its actor stopped
+// or its sandbox died: the request is then dropped with the queue, and the episode hears
+// of the end from SandboxFailed or Terminated). Only the episode that spawned the actor
+// (and the actor's own Receive) puts on it.
+type sandboxWork chan any
+
+// put queues m for the worker without blocking. A full queue is a protocol bug (the
+// episode sends one request at a time): m is dropped and logged.
+func (w sandboxWork) put(rt *Runtime, ref messages.EpisodeRef, m any) {
+	select {
+	case w <- m:
+	default:
+		rt.Log.Error("sandbox busy: request dropped", "ref", ref, "message", typeName(m))
+	}
+}
+
+// newSandboxProps makes the props of a sandbox actor and the queue of its worker.
+// Every incarnation of the actor serves the same queue.
+func newSandboxProps(rt *Runtime, cfg SandboxConfig, f sandbox.Factory, spec sandbox.Spec, episode *actor.PID) (*actor.Props, sandboxWork) {
+	work := make(sandboxWork, 2)
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &sandboxActor{rt: rt, cfg: cfg, factory: f, spec: spec, episode: episode}
-	})
+		return &sandboxActor{rt: rt, cfg: cfg, factory: f, spec: spec, episode: episode, work: work}
+	}), work
 }
 
 func (s *sandboxActor) Receive(c actor.Context) {
@@ -49,7 +75,6 @@ func (s *sandboxActor) Receive(c actor.Context) {
 	case *actor.Started:
 		var ctx context.Context
 		ctx, s.cancel = context.WithCancel(context.Background())
-		s.work = make(chan any, 2)
 		self := c.Self()
 		s.rt.Go(func() { s.run(ctx, s.work) }, func(p Panic) {
 			s.rt.Send(s.episode, messages.SandboxFailed{Ref: s.spec.Ref, Attempt: s.spec.Attempt,
@@ -57,12 +82,7 @@ func (s *sandboxActor) Receive(c actor.Context) {
 			s.rt.Log.Error("sandbox worker panicked", "sandbox", self.Id, "panic", p.Error(), "stack", p.Stack)
 		})
 	case messages.ExecRequest, messages.DiffRequest:
-		select {
-		case s.work <- m:
-		default:
-			// The episode sends one request at a time; more is a protocol bug.
-			s.rt.Log.Error("sandbox busy: request dropped", "ref", s.spec.Ref, "message", typeName(m))
-		}
+		s.work.put(s.rt, s.spec.Ref, m) // as if the episode had put it on the queue
 	case *actor.Stopping, *actor.Restarting:
 		s.cancel()
 	case *actor.Stopped:
@@ -116,8 +136,8 @@ func (s *sandboxActor) run(ctx context.Context, work <-chan any) {
 }
 
 func (s *sandboxActor) exec(ctx context.Context, sb sandbox.Sandbox, m messages.ExecRequest) any {
-	ectx, cancel := context.WithDeadline(ctx, m.Deadline)
-	defer cancel()
+	ectx := withDeadline(ctx, m.Deadline)
+	defer ectx.release()
 	begin := time.Now()
 	out, err := sb.Exec(ectx, m.Command)
 	elapsed := time.Since(begin)
@@ -137,8 +157,8 @@ func (s *sandboxActor) exec(ctx context.Context, sb sandbox.Sandbox, m messages.
 }
 
 func (s *sandboxActor) diff(ctx context.Context, sb sandbox.Sandbox, m messages.DiffRequest) any {
-	dctx, cancel := context.WithDeadline(ctx, m.Deadline)
-	defer cancel()
+	dctx := withDeadline(ctx, m.Deadline)
+	defer dctx.release()
 	patch, err := sb.Diff(dctx)
 	if errors.Is(err, sandbox.ErrNoRepository) {
 		// The agent destroyed the repository: its answer is the empty patch.
