@@ -53,7 +53,8 @@ func (a *inferenceActor) queueKey(m messages.GenerateRequest) int {
 }
 
 func (a *inferenceActor) Receive(c actor.Context) {
-	switch m := c.Message().(type) {
+	msg := c.Message()
+	switch m := msg.(type) {
 	case messages.GenerateRequest:
 		if m.Ref.PolicyVersion != a.served.v {
 			a.stale++
@@ -61,7 +62,7 @@ func (a *inferenceActor) Receive(c actor.Context) {
 				Failure: messages.Failure{Kind: messages.FailStale, Cause: "inference serves another policy version"}})
 			return
 		}
-		a.generate(c, m)
+		a.pool.submitTask(a.queueKey(m), &generateTask{a: a, msg: msg, replyTo: c.Sender(), version: a.served.v})
 	case messages.LoadPolicy:
 		a.load(c, m)
 	case policyLoadDone:
@@ -78,15 +79,24 @@ func (a *inferenceActor) Receive(c actor.Context) {
 	}
 }
 
-func (a *inferenceActor) generate(c actor.Context, m messages.GenerateRequest) {
-	replyTo, version := c.Sender(), a.served.v
-	a.pool.submitKeyed(a.queueKey(m), func(ctx context.Context) {
-		a.rt.Send(replyTo, callPolicy(ctx, a.policy, m, version))
-	}, func(p Panic) {
-		a.rt.Send(replyTo, messages.GenerateFailed{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
-			Failure: messages.Failure{Kind: messages.FailGenerate, Cause: "policy panicked: " + p.Error()}})
-		a.rt.Log.Error("policy panicked", "ref", m.Ref, "panic", p.Error(), "stack", p.Stack)
-	})
+// generateTask is one generate request on the worker pool. It holds the request as
+// the mailbox delivered it (boxed, immutable), so queuing it copies nothing.
+type generateTask struct {
+	a       *inferenceActor
+	msg     any // messages.GenerateRequest
+	replyTo *actor.PID
+	version int
+}
+
+func (t *generateTask) run(ctx context.Context) {
+	t.a.rt.Send(t.replyTo, callPolicy(ctx, t.a.policy, t.msg.(messages.GenerateRequest), t.version))
+}
+
+func (t *generateTask) panicked(p Panic) {
+	m := t.msg.(messages.GenerateRequest)
+	t.a.rt.Send(t.replyTo, messages.GenerateFailed{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
+		Failure: messages.Failure{Kind: messages.FailGenerate, Cause: "policy panicked: " + p.Error()}})
+	t.a.rt.Log.Error("policy panicked", "ref", m.Ref, "panic", p.Error(), "stack", p.Stack)
 }
 
 func callPolicy(ctx context.Context, p policy.Policy, m messages.GenerateRequest, version int) any {

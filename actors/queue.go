@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"runtime/debug"
@@ -32,33 +31,77 @@ type workerPool struct {
 	closed  bool
 }
 
-// job is one unit of work. run gets the worker's context; a panic in run is
-// recovered and passed to onPanic, and the worker goes on.
-type job struct {
-	key     int
-	seq     uint64
-	run     func(ctx context.Context)
+// task is one unit of work. run gets the worker's context; a panic in run is
+// recovered and passed to panicked, and the worker goes on.
+type task interface {
+	run(ctx context.Context)
+	panicked(p Panic)
+}
+
+// funcTask is a task made of two functions.
+type funcTask struct {
+	fn      func(ctx context.Context)
 	onPanic func(Panic)
 }
 
-// jobHeap orders waiting jobs by (key, seq).
+func (t funcTask) run(ctx context.Context) { t.fn(ctx) }
+func (t funcTask) panicked(p Panic)        { t.onPanic(p) }
+
+// job is a queued task with its place in the queue.
+type job struct {
+	key  int
+	seq  uint64
+	task task
+}
+
+// jobHeap is a binary min-heap of waiting jobs by (key, seq). It is written out for
+// the job type rather than through container/heap, whose any-typed Push and Pop
+// would allocate on every generate request.
 type jobHeap []job
 
-func (h jobHeap) Len() int { return len(h) }
-func (h jobHeap) Less(i, j int) bool {
+func (h jobHeap) less(i, j int) bool {
 	if h[i].key != h[j].key {
 		return h[i].key < h[j].key
 	}
 	return h[i].seq < h[j].seq
 }
-func (h jobHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *jobHeap) Push(x any)   { *h = append(*h, x.(job)) }
-func (h *jobHeap) Pop() any {
-	old := *h
-	j := old[len(old)-1]
-	old[len(old)-1] = job{}
-	*h = old[:len(old)-1]
-	return j
+
+func (h *jobHeap) push(j job) {
+	*h = append(*h, j)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !q.less(i, parent) {
+			break
+		}
+		q[i], q[parent] = q[parent], q[i]
+		i = parent
+	}
+}
+
+func (h *jobHeap) pop() job {
+	q := *h
+	top := q[0]
+	last := len(q) - 1
+	q[0] = q[last]
+	q[last] = job{}
+	q = q[:last]
+	for i := 0; ; {
+		l, smallest := 2*i+1, i
+		if l < len(q) && q.less(l, smallest) {
+			smallest = l
+		}
+		if r := l + 1; r < len(q) && q.less(r, smallest) {
+			smallest = r
+		}
+		if smallest == i {
+			break
+		}
+		q[i], q[smallest] = q[smallest], q[i]
+		i = smallest
+	}
+	*h = q
+	return top
 }
 
 func newWorkerPool(rt *Runtime, ctx context.Context, limit int) *workerPool {
@@ -76,16 +119,21 @@ func newWorkerPool(rt *Runtime, ctx context.Context, limit int) *workerPool {
 }
 
 func (p *workerPool) submit(run func(ctx context.Context), onPanic func(Panic)) {
-	p.submitKeyed(0, run, onPanic)
+	p.submitTask(0, funcTask{fn: run, onPanic: onPanic})
 }
 
 // submitKeyed queues a job that waits behind every job with a lower key.
 func (p *workerPool) submitKeyed(key int, run func(ctx context.Context), onPanic func(Panic)) {
+	p.submitTask(key, funcTask{fn: run, onPanic: onPanic})
+}
+
+// submitTask queues t behind every waiting job with a lower key.
+func (p *workerPool) submitTask(key int, t task) {
 	p.mu.Lock()
 	p.seq++
-	heap.Push(&p.queue, job{key: key, seq: p.seq, run: run, onPanic: onPanic})
+	p.queue.push(job{key: key, seq: p.seq, task: t})
 	spawn := false
-	if pending := p.queue.Len(); pending > p.idle && (p.limit <= 0 || p.workers < p.limit) {
+	if pending := len(p.queue); pending > p.idle && (p.limit <= 0 || p.workers < p.limit) {
 		p.workers++
 		spawn = true
 	} else if p.idle > 0 {
@@ -102,7 +150,7 @@ func (p *workerPool) work() {
 	defer cancel()
 	p.mu.Lock()
 	for {
-		for p.queue.Len() == 0 && !p.closed {
+		for len(p.queue) == 0 && !p.closed {
 			p.idle++
 			p.cond.Wait()
 			p.idle--
@@ -112,7 +160,7 @@ func (p *workerPool) work() {
 			p.mu.Unlock()
 			return
 		}
-		j := heap.Pop(&p.queue).(job)
+		j := p.queue.pop()
 		p.mu.Unlock()
 		p.runJob(ctx, j)
 		p.mu.Lock()
@@ -122,10 +170,10 @@ func (p *workerPool) work() {
 func (p *workerPool) runJob(ctx context.Context, j job) {
 	defer func() {
 		if v := recover(); v != nil {
-			j.onPanic(Panic{Value: v, Stack: string(debug.Stack())})
+			j.task.panicked(Panic{Value: v, Stack: string(debug.Stack())})
 		}
 	}()
-	j.run(ctx)
+	j.task.run(ctx)
 }
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }
