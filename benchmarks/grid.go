@@ -104,26 +104,26 @@ var Scenarios = []Scenario{
 		Description: "Qwen2.5-72B served by vLLM (16 servers x max_num_seqs 256), SWE-rebench sandboxes, " +
 			"stage-2 turn cap 80: 25% of episodes loop to the cap, the rest submit after ~28 turns",
 		TurnCap: 80, MinTurns: 10, CapShare: 0.25, SubmitMedian: 28, SubmitSigma: 0.45,
-		Generate: LogNormal{Median: 9500 * time.Millisecond, Sigma: 0.5, Max: 2 * time.Minute},
-		GenSlots: 16 * 256,
-		Command:  LogNormal{Median: 400 * time.Millisecond, Sigma: 1.3, Max: 3 * time.Minute},
+		Generate:     LogNormal{Median: 9500 * time.Millisecond, Sigma: 0.5, Max: 2 * time.Minute},
+		GenSlots:     16 * 256,
+		Command:      LogNormal{Median: 400 * time.Millisecond, Sigma: 1.3, Max: 3 * time.Minute},
 		SandboxStart: LogNormal{Median: 20 * time.Second, Sigma: 0.5, Max: 4 * time.Minute},
 		Grade:        LogNormal{Median: 45 * time.Second, Sigma: 0.7, Max: 15 * time.Minute},
 		TrainFixed:   120 * time.Second, TrainPerEpisode: 250 * time.Millisecond,
-		Sources:      []string{srcPaper, srcTPOT70, srcEffi, srcSeqs, srcAssume},
+		Sources: []string{srcPaper, srcTPOT70, srcEffi, srcSeqs, srcAssume},
 	},
 	{
 		Name: "swe-small",
 		Description: "a 7-14B model on vLLM (8 single-GPU servers x max_num_seqs 256), same sandboxes, " +
 			"stage-1 turn cap 40: 35% of episodes run to the cap, the rest submit after ~16 turns",
 		TurnCap: 40, MinTurns: 10, CapShare: 0.35, SubmitMedian: 16, SubmitSigma: 0.4,
-		Generate: LogNormal{Median: 3800 * time.Millisecond, Sigma: 0.5, Max: time.Minute},
-		GenSlots: 8 * 256,
-		Command:  LogNormal{Median: 400 * time.Millisecond, Sigma: 1.3, Max: 3 * time.Minute},
+		Generate:     LogNormal{Median: 3800 * time.Millisecond, Sigma: 0.5, Max: time.Minute},
+		GenSlots:     8 * 256,
+		Command:      LogNormal{Median: 400 * time.Millisecond, Sigma: 1.3, Max: 3 * time.Minute},
 		SandboxStart: LogNormal{Median: 20 * time.Second, Sigma: 0.5, Max: 4 * time.Minute},
 		Grade:        LogNormal{Median: 45 * time.Second, Sigma: 0.7, Max: 15 * time.Minute},
 		TrainFixed:   30 * time.Second, TrainPerEpisode: 50 * time.Millisecond,
-		Sources:      []string{srcPaper, srcTPOT8, srcSeqs, srcAssume},
+		Sources: []string{srcPaper, srcTPOT8, srcSeqs, srcAssume},
 	},
 	{
 		Name:        "zero",
@@ -184,7 +184,9 @@ func (s Scenario) Turns(seed uint64, k messages.EpisodeKey) int {
 }
 
 // Submits reports whether the episode ends with submit (else at the turn cap).
-func (s Scenario) Submits(seed uint64, k messages.EpisodeKey) bool { return s.Turns(seed, k) < s.TurnCap }
+func (s Scenario) Submits(seed uint64, k messages.EpisodeKey) bool {
+	return s.Turns(seed, k) < s.TurnCap
+}
 
 // GenLatency, CommandLatency, StartLatency and GradeLatency are the drawn latencies.
 func (s Scenario) GenLatency(seed uint64, k messages.EpisodeKey, turn int) time.Duration {
