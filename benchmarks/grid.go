@@ -46,6 +46,14 @@ func (l LogNormal) at(z float64) time.Duration {
 }
 
 // Scenario is one simulated deployment: model and servers, sandboxes, learner.
+//
+// Turn counts are a mixture, not a constant, because that is what sets the barrier:
+// failing episodes often loop until the turn cap (PAPER.md's turn penalty reaches -1
+// there, which is why it exists), while the rest submit earlier, so a long tail of
+// capped episodes meets a bulk of short ones. Per-turn latencies are drawn i.i.d. per
+// (episode, turn): they do not grow with the context, nor with the server's load (the
+// medians are already "at load"); the server only caps how many run at once. What is
+// measured by others and what is derived or assumed is said in Sources.
 type Scenario struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
