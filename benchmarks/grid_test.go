@@ -180,3 +180,17 @@ func runInT(b *testing.B, f func(*testing.T) PointResult) PointResult {
 func keyOf(i int) messages.EpisodeKey {
 	return messages.EpisodeKey{Iteration: i % 3, Group: i / 30, Sample: i % 10}
 }
+
+// The schedule options and the generation cap reach the engine's configuration.
+func TestGridConfigCarriesOptions(t *testing.T) {
+	sc, _ := ScenarioByName("swe-72b")
+	p := GridPoint{Scenario: sc, Episodes: 1000, Seed: 2, NoOverlap: true, Order: actors.OrderFIFO}
+	cfg := gridConfig(p, newGridWorld(sc, p.Seed))
+	if !cfg.NoOverlap || cfg.GenerationOrder != actors.OrderFIFO || cfg.MaxInFlightGenerations != sc.GenSlots ||
+		cfg.TasksPerIteration != 100 || cfg.GroupSize != 10 || cfg.Iterations != 3 || cfg.Episode.TurnCap != sc.TurnCap {
+		t.Errorf("config of %s: %+v", p, cfg)
+	}
+	if cfg := gridConfig(GridPoint{Scenario: sc, Episodes: 100}, newGridWorld(sc, 1)); cfg.NoOverlap || cfg.GenerationOrder != actors.OrderMostTurnsLeft {
+		t.Errorf("defaults: overlap off %t, order %q", cfg.NoOverlap, cfg.GenerationOrder)
+	}
+}
