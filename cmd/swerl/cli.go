@@ -18,7 +18,9 @@ commands:
   train   run the embedded recipe (SimSWE, tiny policy: base -> RFT -> DAPO)
   bench   measure rollout throughput against the goroutine and Proto.Actor references;
           'bench sandbox': sandbox ready time and exec round trip, next to the docker CLI;
-          'bench learner': rollout and learner tokens/s of the embedded recipe's tiny model
+          'bench learner': rollout and learner tokens/s of the embedded recipe's tiny model;
+          'bench grid': iteration time against its lower bound at 100-10,000 episodes, in
+          simulated time (scenarios swe-72b, swe-small, zero; --compare: overlap off, FIFO)
   tasks   validate a task file: gold patches resolve, empty patches do not (real sandboxes)
   images  'images build': build the docker sandbox's per-repository env images of a task file
   rollout sample, grade and record rollouts from an OpenAI-compatible server (vLLM, SGLang);
@@ -48,6 +50,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		if len(args) > 1 && args[1] == "learner" {
 			return benchLearner(ctx, args[2:], stdout, stderr)
+		}
+		if len(args) > 1 && args[1] == "grid" {
+			return benchGrid(ctx, args[2:], stdout, stderr)
 		}
 		return bench(ctx, args[1:], stdout, stderr)
 	case "tasks":
