@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/swerl/swerl/messages"
 	"github.com/swerl/swerl/sandbox"
@@ -19,13 +20,17 @@ import (
 // earlier and the run stays on-policy.
 //
 // A prepared sandbox that no episode takes (its iteration was superseded, or the run
-// ended) is closed; so is one whose taker gave up before it was ready. The preparer
-// outlives restarts of the coordinator and ends with close.
+// ended) is closed; so is one whose taker gave up before it was ready, and one that
+// waited longer than maxPreparedAge (a backend may bound a sandbox's life from its
+// creation, as Docker's MaxLifetime does, and a long update must not eat into the
+// episode's share): its episode gets a fresh one. The preparer outlives restarts of
+// the coordinator and ends with close.
 type preparer struct {
-	rt   *Runtime
-	next sandbox.Factory
-	cfg  SandboxConfig
-	life *lifetime
+	rt     *Runtime
+	next   sandbox.Factory
+	cfg    SandboxConfig
+	life   *lifetime
+	maxAge time.Duration
 
 	mu      sync.Mutex
 	entries map[messages.EpisodeKey]*preparedSandbox
@@ -39,14 +44,18 @@ type preparedSandbox struct {
 	ready     chan struct{}
 	sb        sandbox.Sandbox
 	err       error
+	readyAt   time.Time
 	done      bool // start has returned (under mu)
 	discarded bool // nobody will take it: close it when it is ready (under mu)
 }
 
 func newPreparer(rt *Runtime, next sandbox.Factory, cfg SandboxConfig) *preparer {
-	return &preparer{rt: rt, next: next, cfg: cfg, life: newLifetime(),
+	return &preparer{rt: rt, next: next, cfg: cfg, life: newLifetime(), maxAge: maxPreparedAge,
 		entries: map[messages.EpisodeKey]*preparedSandbox{}}
 }
+
+// maxPreparedAge is how long a prepared sandbox may wait for its episode.
+const maxPreparedAge = 30 * time.Minute
 
 // prepare starts the sandboxes of specs (first attempts of one iteration) that are
 // not prepared yet, and closes those of earlier iterations that nobody took.
@@ -84,7 +93,7 @@ func (p *preparer) finish(e *preparedSandbox, sb sandbox.Sandbox, err error) {
 		p.mu.Unlock()
 		return
 	}
-	e.sb, e.err, e.done = sb, err, true
+	e.sb, e.err, e.done, e.readyAt = sb, err, true, time.Now()
 	discard := e.discarded
 	p.mu.Unlock()
 	close(e.ready)
@@ -142,6 +151,10 @@ func (p *preparer) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbo
 	}
 	select {
 	case <-e.ready:
+		if e.err == nil && time.Since(e.readyAt) > p.maxAge {
+			p.release(e)
+			return p.next.Start(ctx, spec)
+		}
 		return e.sb, e.err
 	case <-ctx.Done():
 		p.mu.Lock()

@@ -71,10 +71,25 @@ func TestPreparer(t *testing.T) {
 		if got := f.closed.Load(); got != 3 {
 			t.Errorf("%d unused sandboxes closed, want 3 (two superseded, one given up)", got)
 		}
-		p.close() // iteration 3's sandbox is ready and untaken
+		// Iteration 3's sandbox has waited a minute; past maxAge it is replaced.
+		p.maxAge = 30 * time.Second
+		p.prepare(3, []sandbox.Spec{prepSpec(3, 1)})
+		time.Sleep(15 * time.Second)
+		begin = time.Now()
+		if _, err := p.Start(context.Background(), prepSpec(3, 0)); err != nil || time.Since(begin) != 10*time.Second {
+			t.Fatalf("take of a stale prepared sandbox: %v after %v, want a fresh start (10 s)", err, time.Since(begin))
+		}
+		if _, err := p.Start(context.Background(), prepSpec(3, 1)); err != nil || time.Since(begin) != 10*time.Second {
+			t.Fatalf("take of a fresh prepared sandbox: %v after %v, want it at once", err, time.Since(begin))
+		}
+		synctest.Wait()
+		if f.closed.Load() != 4 {
+			t.Errorf("the stale prepared sandbox was not closed: %d closed, want 4", f.closed.Load())
+		}
+		p.close()
 		rt.Wait()
-		if f.closed.Load() != 4 || f.started.Load() != 6 {
-			t.Errorf("after close: %d started, %d closed; want 6 started, 4 closed (2 taken)", f.started.Load(), f.closed.Load())
+		if f.closed.Load() != 4 || f.started.Load() != 8 {
+			t.Errorf("after close: %d started, %d closed; want 8 started, 4 closed (4 taken)", f.started.Load(), f.closed.Load())
 		}
 	})
 }
