@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/swerl/swerl/actors"
+	"github.com/swerl/swerl/actors/actorstest"
 	"github.com/swerl/swerl/engine"
 	"github.com/swerl/swerl/messages"
 	"github.com/swerl/swerl/policy"
@@ -346,7 +347,7 @@ func (p gridPolicy) Generate(ctx context.Context, req policy.Request) (policy.Re
 	w.inFlight++
 	w.maxIn[k.Iteration] = max(w.maxIn[k.Iteration], w.inFlight)
 	w.mu.Unlock()
-	err := sleepCtx(ctx, d)
+	err := actorstest.Sleep(ctx, d)
 	w.mu.Lock()
 	w.inFlight--
 	if err == nil {
@@ -382,7 +383,7 @@ func (f gridSandboxes) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sa
 	t := w.trace(k)
 	t.startCall, t.startSeen = time.Now(), true
 	w.mu.Unlock()
-	if err := sleepCtx(ctx, d); err != nil {
+	if err := actorstest.Sleep(ctx, d); err != nil {
 		return nil, err
 	}
 	w.mu.Lock()
@@ -395,7 +396,7 @@ func (s *gridSandbox) Exec(ctx context.Context, command string) (sandbox.Output,
 	turn := s.execs // one command per turn: no format errors, no retries
 	s.execs++
 	d := s.w.sc.CommandLatency(s.w.seed, s.k, turn)
-	if err := sleepCtx(ctx, d); err != nil {
+	if err := actorstest.Sleep(ctx, d); err != nil {
 		return sandbox.Output{}, err
 	}
 	s.w.mu.Lock()
@@ -422,7 +423,7 @@ type gridGrader struct{ w *gridWorld }
 func (g gridGrader) Grade(ctx context.Context, req messages.GradeRequest) (swe.Verdict, error) {
 	w, k := g.w, req.Ref.Key()
 	d := w.sc.GradeLatency(w.seed, k)
-	if err := sleepCtx(ctx, d); err != nil {
+	if err := actorstest.Sleep(ctx, d); err != nil {
 		return swe.Verdict{}, err
 	}
 	w.mu.Lock()
@@ -446,27 +447,13 @@ func (t gridTrainer) Version() int {
 }
 
 func (t gridTrainer) Train(ctx context.Context, b messages.TrainBatch) (messages.TrainStats, error) {
-	if err := sleepCtx(ctx, t.w.sc.TrainTime(t.episodes)); err != nil {
+	if err := actorstest.Sleep(ctx, t.w.sc.TrainTime(t.episodes)); err != nil {
 		return messages.TrainStats{}, err
 	}
 	t.w.mu.Lock()
 	t.w.version++
 	t.w.mu.Unlock()
 	return messages.TrainStats{Steps: 1, Trajectories: b.Len()}, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // gridConfig is the engine configuration of a point: clocks far beyond any draw, so

@@ -33,7 +33,7 @@ func (g *FakeGrader) Grade(ctx context.Context, req messages.GradeRequest) (swe.
 	if g.PerCall != nil {
 		k = g.PerCall(req)
 	}
-	if err := sleep(ctx, k.Latency); err != nil {
+	if err := Sleep(ctx, k.Latency); err != nil {
 		return swe.Verdict{}, err
 	}
 	if k.Err != nil {

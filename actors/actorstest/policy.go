@@ -76,7 +76,7 @@ func (p *FakePolicy) Generate(ctx context.Context, req policy.Request) (policy.R
 	if p.PerCall != nil {
 		k = p.PerCall(req, try)
 	}
-	if err := sleep(ctx, k.Latency); err != nil {
+	if err := Sleep(ctx, k.Latency); err != nil {
 		return policy.Reply{}, &policy.Error{Retryable: true, Err: err}
 	}
 	if k.Err != nil {

@@ -44,7 +44,7 @@ func (f *FakeSandboxes) Start(ctx context.Context, spec sandbox.Spec) (sandbox.S
 	if f.PerSandbox != nil {
 		k = f.PerSandbox(spec)
 	}
-	if err := sleep(ctx, k.StartLatency); err != nil {
+	if err := Sleep(ctx, k.StartLatency); err != nil {
 		return nil, err
 	}
 	if k.StartErr != nil {
@@ -81,7 +81,7 @@ func (s *fakeSandbox) Exec(ctx context.Context, command string) (sandbox.Output,
 		<-ctx.Done()
 		return sandbox.Output{Text: "(partial output)"}, ctx.Err()
 	}
-	if err := sleep(ctx, s.k.Latency); err != nil {
+	if err := Sleep(ctx, s.k.Latency); err != nil {
 		return sandbox.Output{}, err
 	}
 	if strings.HasPrefix(command, "fix") {
@@ -124,7 +124,7 @@ func (s *fakeSandbox) Close(context.Context) error {
 // FixMarker is the line the fake grader looks for in a patch.
 const FixMarker = "fixed"
 
-func sleep(ctx context.Context, d time.Duration) error {
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

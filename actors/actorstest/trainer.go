@@ -46,7 +46,7 @@ func (t *FakeTrainer) Train(ctx context.Context, b messages.TrainBatch) (message
 		panic(fmt.Sprintf("fake trainer: injected panic at version %d", v))
 	}
 	t.mu.Unlock()
-	if err := sleep(ctx, t.Latency); err != nil {
+	if err := Sleep(ctx, t.Latency); err != nil {
 		return messages.TrainStats{}, err
 	}
 	if err := t.ErrAt[v]; err != nil {
