@@ -238,6 +238,7 @@ func (a *coordinatorActor) startIteration(c actor.Context) {
 	a.next = 0
 	a.rt.Log.Info("iteration started", "iteration", st.iteration, "policy_version", a.version(),
 		"tasks", cfg.TasksPerIteration, "group", cfg.GroupSize, "episodes", n)
+	a.rt.observe(Event{Kind: EventIterationStarted, Ref: messages.EpisodeRef{Iteration: st.iteration, PolicyVersion: a.version()}, Episodes: n})
 	a.fill(c)
 }
 

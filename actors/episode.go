@@ -81,9 +81,9 @@ const (
 	phaseDone                    // the terminal record is sent, or this incarnation was replaced
 )
 
-var phaseNames = [...]string{"starting", "generating", "executing", "diffing", "grading", "backoff", "done"}
+var phaseNames = [...]Phase{PhaseStarting, PhaseGenerating, PhaseExecuting, PhaseDiffing, PhaseGrading, PhaseBackoff, PhaseDone}
 
-func (p phase) String() string { return phaseNames[p] }
+func (p phase) String() string { return string(phaseNames[p]) }
 
 // Timer messages to self. seq ties a timer to the state it was set in.
 type (
@@ -242,7 +242,7 @@ func (e *episodeActor) current(attempt, turn int) bool {
 	if attempt == e.attempt && (turn < 0 || turn == e.turn) {
 		return true
 	}
-	e.ledger.stale++
+	e.dropStale()
 	return false
 }
 
@@ -253,10 +253,16 @@ func (e *episodeActor) currentGrade(attempt, try int) bool {
 		return false
 	}
 	if try != e.gradeTry || e.phase != phaseGrading {
-		e.ledger.stale++
+		e.dropStale()
 		return false
 	}
 	return true
+}
+
+// dropStale counts a reply dropped because it belonged elsewhere.
+func (e *episodeActor) dropStale() {
+	e.ledger.stale++
+	e.rt.observe(Event{Kind: EventStale, Ref: e.spec.ref, Attempt: e.attempt})
 }
 
 func (e *episodeActor) start(c actor.Context) {
@@ -330,6 +336,9 @@ func (e *episodeActor) onReply(c actor.Context) {
 		}
 		e.endTurn(c)
 	case cmd == swe.SubmitCommand:
+		if e.rt.obs != nil {
+			e.observeTurn()
+		}
 		e.transcript = e.transcript.Append(e.pending)
 		e.finish(c, messages.StopSubmit)
 	default:
@@ -348,7 +357,7 @@ func (e *episodeActor) parseReply(m *messages.GenerateReply) {
 
 // staleReply retries a generation answered by another policy version than the episode's.
 func (e *episodeActor) staleReply(c actor.Context, version int) {
-	e.ledger.stale++
+	e.dropStale()
 	e.failed(c, messages.Failure{Kind: messages.FailStale, Retryable: true,
 		Cause: fmt.Sprintf("reply from policy version %d, episode samples version %d", version, e.spec.ref.PolicyVersion)}, e.generate)
 }
@@ -380,6 +389,9 @@ func (e *episodeActor) onExecResult(c actor.Context) {
 
 // endTurn appends e.pending, the finished turn, to the transcript and starts the next.
 func (e *episodeActor) endTurn(c actor.Context) {
+	if e.rt.obs != nil {
+		e.observeTurn()
+	}
 	e.transcript = e.transcript.Append(e.pending)
 	e.pending = messages.Turn{}
 	e.turn++
@@ -391,6 +403,13 @@ func (e *episodeActor) endTurn(c actor.Context) {
 	default:
 		e.generate(c)
 	}
+}
+
+// observeTurn reports e.pending, a finished turn, to the observer.
+func (e *episodeActor) observeTurn() {
+	t := &e.pending
+	e.rt.observe(Event{Kind: EventTurn, Ref: e.spec.ref, Attempt: e.attempt, Turn: t.Index, Tokens: t.NumTokens(),
+		Generate: t.GenerateTime, Exec: t.ExecTime, FormatError: t.FormatError != ""})
 }
 
 // finish ends the agent loop and reads the patch (graded whatever the stop reason: at
@@ -433,6 +452,7 @@ func (e *episodeActor) failed(c actor.Context, f messages.Failure, retry func(ac
 		e.abandon(c, f)
 		return
 	}
+	e.rt.observe(Event{Kind: EventRetry, Ref: e.spec.ref, Attempt: e.attempt, Failure: f.Kind})
 	d := e.cfg.Backoff.Delay(e.ledger.retries, e.rng)
 	e.rt.Log.Debug("episode retrying", "ref", e.spec.ref, "failure", f.Error(), "retry", e.ledger.retries, "after", d)
 	e.setPhase(phaseBackoff)
@@ -485,6 +505,9 @@ func (e *episodeActor) closeSandbox(c actor.Context) {
 func (e *episodeActor) setPhase(p phase) {
 	e.phase = p
 	e.seq++
+	if e.rt.obs != nil {
+		e.rt.observe(Event{Kind: EventPhase, Ref: e.spec.ref, Attempt: e.attempt, Phase: phaseNames[p]})
+	}
 }
 
 func (e *episodeActor) stopTimers() {

@@ -18,6 +18,7 @@ type Runtime struct {
 	System *actor.ActorSystem
 	Log    hclog.Logger
 	wg     sync.WaitGroup
+	obs    Observer // nil: nobody watches
 }
 
 // NewRuntime wraps system. A nil log discards.

@@ -99,12 +99,15 @@ func (s *sandboxActor) run(ctx context.Context, work <-chan any) {
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
+			s.rt.observe(Event{Kind: EventSandboxFailed, Ref: ref, Attempt: attempt, Failure: messages.FailSandboxStart, Elapsed: time.Since(begin)})
 			s.rt.Send(s.episode, messages.SandboxFailed{Ref: ref, Attempt: attempt,
 				Failure: messages.Failure{Kind: messages.FailSandboxStart, Retryable: !errors.Is(err, sandbox.ErrPermanent), Cause: err.Error()}})
 		}
 		return
 	}
+	s.rt.observe(Event{Kind: EventSandboxStarted, Ref: ref, Attempt: attempt, Elapsed: time.Since(begin)})
 	defer func() {
+		defer s.rt.observe(Event{Kind: EventSandboxClosed, Ref: ref, Attempt: attempt})
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CloseTimeout)
 		defer cancel()
 		if err := sb.Close(cctx); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/swerl/swerl/actors"
 	"github.com/swerl/swerl/messages"
+	"github.com/swerl/swerl/observe"
 	"github.com/swerl/swerl/policy"
 	"github.com/swerl/swerl/policy/dapo"
 	"github.com/swerl/swerl/sandbox"
@@ -55,6 +56,11 @@ type Config struct {
 	OnRecord func(messages.EpisodeRecord)
 	// OnIteration, if set, sees each iteration's report at its barrier (same rule).
 	OnIteration func(actors.IterationReport)
+	// Watcher, if set, sees the run as it happens: the actors' events, every record,
+	// each barrier (metrics, the live page, the progress line). Stage names the run
+	// to it ("" : "rollout").
+	Watcher observe.Watcher
+	Stage   string
 	// EpisodeMiddleware wraps each episode actor (tracing, fault injection).
 	EpisodeMiddleware []actor.ReceiverMiddleware
 
@@ -123,6 +129,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LearnerResend == 0 {
 		c.LearnerResend = d.LearnerResend
+	}
+	if c.Stage == "" {
+		c.Stage = "rollout"
 	}
 	if c.GenerationOrder == "" {
 		c.GenerationOrder = actors.OrderMostTurnsLeft

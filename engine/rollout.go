@@ -14,6 +14,7 @@ import (
 	"github.com/swerl/swerl/actors"
 	"github.com/swerl/swerl/internal/atomicfile"
 	"github.com/swerl/swerl/messages"
+	"github.com/swerl/swerl/observe"
 	"github.com/swerl/swerl/policy"
 	"github.com/swerl/swerl/records"
 )
@@ -44,6 +45,7 @@ type RolloutOptions struct {
 	GenerationOrder actors.GenerationOrder
 	Progress        io.Writer // one line per finished episode; nil: quiet
 	Logger          hclog.Logger
+	Watcher         observe.Watcher // sees the run as it happens (metrics, live page)
 	// Cluster, if set, runs the episodes on its workers, which open the same task
 	// file themselves (`swerl node --tasks`).
 	Cluster Cluster
@@ -103,6 +105,7 @@ func Rollout(ctx context.Context, o RolloutOptions) (RolloutResult, error) {
 		o.MaxConcurrentEpisodes, o.MaxInFlightGenerations, o.GraderConcurrency
 	cfg.GenerationOrder = o.GenerationOrder
 	cfg.Logger = o.Logger
+	cfg.Watcher, cfg.Stage = o.Watcher, "rollout"
 	cfg.Cluster = o.Cluster
 	cfg.OnRecord = func(r messages.EpisodeRecord) {
 		w.Write(records.FromEpisode(r, false))

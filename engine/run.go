@@ -13,6 +13,7 @@ import (
 	"github.com/swerl/swerl/actors"
 	"github.com/swerl/swerl/internal/logging"
 	"github.com/swerl/swerl/messages"
+	"github.com/swerl/swerl/observe"
 )
 
 // Result is what a run did, iteration by iteration.
@@ -57,6 +58,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			}))
 	}
 	rt := actors.NewRuntime(system, log)
+	if cfg.Watcher != nil {
+		rt.SetObserver(cfg.Watcher)
+		cfg.Watcher.RunStarted(observe.Run{Stage: cfg.Stage, Iterations: cfg.Iterations,
+			EpisodesPerIteration: cfg.TasksPerIteration * cfg.GroupSize, StartVersion: cfg.StartVersion, Begin: time.Now()})
+	}
 	col := &collector{done: make(chan struct{}), cfg: cfg}
 	gc := actors.GuardianConfig{
 		Coordinator: actors.CoordinatorConfig{
@@ -87,7 +93,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	stopTree(system, guardian, log)
 	rt.Wait()
 	if cfg.Cluster != nil {
-		return col.result() // the cluster's system outlives the run
+		res, err := col.result() // the cluster's system outlives the run
+		if cfg.Watcher != nil {
+			cfg.Watcher.RunEnded(cfg.Stage, err)
+		}
+		return res, err
 	}
 	system.Shutdown()
 	// Proto.Actor's dead-letter log throttle keeps a goroutine for one interval after
@@ -97,6 +107,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res, err := col.result()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = ctx.Err()
+	}
+	if cfg.Watcher != nil {
+		cfg.Watcher.RunEnded(cfg.Stage, err)
 	}
 	return res, err
 }
@@ -124,6 +137,9 @@ func (c *collector) Record(r messages.EpisodeRecord) {
 	if c.cfg.OnRecord != nil {
 		c.cfg.OnRecord(r)
 	}
+	if c.cfg.Watcher != nil {
+		c.cfg.Watcher.Record(c.cfg.Stage, r)
+	}
 }
 
 func (c *collector) Iteration(r actors.IterationReport) {
@@ -132,6 +148,9 @@ func (c *collector) Iteration(r actors.IterationReport) {
 	c.mu.Unlock()
 	if c.cfg.OnIteration != nil {
 		c.cfg.OnIteration(r)
+	}
+	if c.cfg.Watcher != nil {
+		c.cfg.Watcher.Iteration(c.cfg.Stage, r)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/swerl/swerl/actors"
 	"github.com/swerl/swerl/internal/atomicfile"
 	"github.com/swerl/swerl/messages"
+	"github.com/swerl/swerl/observe"
 	"github.com/swerl/swerl/policy/tiny"
 	"github.com/swerl/swerl/sim"
 )
@@ -27,6 +28,9 @@ type TrainOptions struct {
 	Out      string
 	Progress io.Writer // nil: quiet
 	Logger   hclog.Logger
+	// Watcher, if set, sees every rollout, record, barrier and evaluation as it
+	// happens (metrics, the live page, the progress line).
+	Watcher observe.Watcher
 	// Resume picks the run up after its last finished phase: the phases whose
 	// checkpoints/<stage>.ckpt exist in Out are not run again (each is loaded and
 	// evaluated for its table row), and training goes on from the latest.
@@ -208,7 +212,7 @@ func simPreset(name string) (sim.Config, error) {
 // engine, with turnCap turns and the turn penalty starting at lthr (0: the engine's
 // default, for runs that learn nothing, where the penalty is moot). learn false means
 // evaluation or data collection: the frozen trainer only moves the version on.
-func (rr *recipeRun) rollouts(ctx context.Context, tasks []sim.Task, g, turnCap, lthr int, seed uint64, learn bool) (IterationResult, error) {
+func (rr *recipeRun) rollouts(ctx context.Context, stage string, tasks []sim.Task, g, turnCap, lthr int, seed uint64, learn bool) (IterationResult, error) {
 	cfg := DefaultConfig()
 	cfg.Iterations, cfg.TasksPerIteration, cfg.GroupSize, cfg.Seed = 1, len(tasks), g, seed
 	for _, t := range tasks {
@@ -225,6 +229,7 @@ func (rr *recipeRun) rollouts(ctx context.Context, tasks []sim.Task, g, turnCap,
 		cfg.Episode.LengthThreshold = lthr
 	}
 	cfg.Logger = rr.opts.Logger
+	cfg.Watcher, cfg.Stage = rr.opts.Watcher, stage
 	cfg.Cluster, cfg.ClusterSims = rr.opts.Cluster, rr.sims
 	res, err := Run(ctx, cfg)
 	if err != nil {
@@ -238,13 +243,17 @@ func (rr *recipeRun) rollouts(ctx context.Context, tasks []sim.Task, g, turnCap,
 
 // evaluate measures held-out pass@1 and pass@G and puts a point on the curve.
 func (rr *recipeRun) evaluate(ctx context.Context, stage string) (PassRates, error) {
-	it, err := rr.rollouts(ctx, rr.heldOut, rr.r.HeldOut.Samples.Ours, rr.r.HeldOut.TurnCap.Ours, 0, rr.r.Seed+7, false)
+	it, err := rr.rollouts(ctx, "eval", rr.heldOut, rr.r.HeldOut.Samples.Ours, rr.r.HeldOut.TurnCap.Ours, 0, rr.r.Seed+7, false)
 	if err != nil {
 		return PassRates{}, err
 	}
 	p := Pass(it.Records)
 	rr.lastEval, rr.lastStage, rr.lastStep = p, stage, rr.step
 	rr.curve = append(rr.curve, CurvePoint{Step: rr.step, Stage: stage, Pass1: p.Pass1})
+	if rr.opts.Watcher != nil {
+		rr.opts.Watcher.Eval(observe.Eval{Stage: stage, Step: rr.step, Version: rr.model.Version(), Pass1: p.Pass1, PassG: p.PassG,
+			Tasks: len(rr.heldOut), Samples: rr.r.HeldOut.Samples.Ours})
+	}
 	rr.say("  held-out (%s, step %d): pass@1 %.1f%%, pass@%d %.1f%%", stage, rr.step, 100*p.Pass1, rr.r.HeldOut.Samples.Ours, 100*p.PassG)
 	return p, rr.metrics.Write(EvalLine(stage, rr.step, rr.model.Version(), p))
 }
@@ -284,7 +293,7 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 				return err
 			}
 			seen, tokens = seen+len(chunk), tokens+st.Tokens
-			it, err := rr.rollouts(ctx, probe, pt.ProbeSamples.Ours, rr.r.HeldOut.TurnCap.Ours, 0, rr.r.Seed+3, false)
+			it, err := rr.rollouts(ctx, "pretrain_probe", probe, pt.ProbeSamples.Ours, rr.r.HeldOut.TurnCap.Ours, 0, rr.r.Seed+3, false)
 			if err != nil {
 				return err
 			}
@@ -307,7 +316,7 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 func (rr *recipeRun) rft(ctx context.Context) error {
 	f := rr.r.RFT
 	tasks := rr.pool[:min(f.Tasks.Ours, len(rr.pool))]
-	it, err := rr.rollouts(ctx, tasks, f.Samples.Ours, rr.r.Stage1.TurnCap.Ours, 0, rr.r.Seed+11, false)
+	it, err := rr.rollouts(ctx, "rft_collect", tasks, f.Samples.Ours, rr.r.Stage1.TurnCap.Ours, 0, rr.r.Seed+11, false)
 	if err != nil {
 		return err
 	}
@@ -366,7 +375,7 @@ func (rr *recipeRun) rl(ctx context.Context, stage string, s RLStage, pool []sim
 		for i := range tasks {
 			tasks[i] = pool[perm[i]]
 		}
-		it, err := rr.rollouts(ctx, tasks, s.GroupSize.Ours, s.TurnCap.Ours, s.LengthThreshold.Ours, rr.r.Seed+uint64(1000*rr.step+k), true)
+		it, err := rr.rollouts(ctx, stage, tasks, s.GroupSize.Ours, s.TurnCap.Ours, s.LengthThreshold.Ours, rr.r.Seed+uint64(1000*rr.step+k), true)
 		if err != nil {
 			return err
 		}
@@ -395,7 +404,7 @@ func (rr *recipeRun) rl(ctx context.Context, stage string, s RLStage, pool []sim
 func (rr *recipeRun) harderPool(ctx context.Context) []sim.Task {
 	s := rr.r.Stage2
 	probe := rr.pool[:min(len(rr.pool), 4*s.TasksPerIteration.Ours)]
-	it, err := rr.rollouts(ctx, probe, 3, s.TurnCap.Ours, 0, rr.r.Seed+23, false)
+	it, err := rr.rollouts(ctx, "stage2_probe", probe, 3, s.TurnCap.Ours, 0, rr.r.Seed+23, false)
 	if err != nil {
 		return rr.pool
 	}

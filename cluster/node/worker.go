@@ -48,6 +48,9 @@ type WorkerConfig struct {
 	// itself); nil: such episodes are abandoned with a clear cause.
 	Policies *Policies
 	Logger   hclog.Logger
+	// Observer, if set, sees the events of the episodes this worker runs (its
+	// Prometheus metrics: `swerl node --metrics-addr`).
+	Observer actors.Observer
 }
 
 // Worker is a worker node's cluster layer: the agent actor and its grader pool.
@@ -98,6 +101,9 @@ func StartWorker(system *actor.ActorSystem, cfg WorkerConfig) (*Worker, error) {
 		return nil, fmt.Errorf("cluster worker: no task worlds")
 	}
 	w := &Worker{cfg: cfg, system: system, rt: actors.NewRuntime(system, cfg.Logger)}
+	if cfg.Observer != nil {
+		w.rt.SetObserver(cfg.Observer)
+	}
 	graders := system.Root.Spawn(actors.NewGradersProps(w.rt, cfg.Worlds, cfg.GraderConcurrency))
 	pid, err := system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
 		return &agentActor{w: w, graders: graders, shims: map[string]*shimEntry{}, live: map[string]bool{}}

@@ -18,9 +18,9 @@ import (
 
 // clusterFlags are the flags every cluster member takes.
 type clusterFlags struct {
-	name, peers, listen, advertise, provider, etcd, logLevel string
-	managePort                                               int
-	leaseTTL                                                 time.Duration
+	name, peers, listen, advertise, provider, etcd string
+	managePort                                     int
+	leaseTTL                                       time.Duration
 }
 
 func (f *clusterFlags) register(fs *flag.FlagSet, defaultListen string) {
@@ -32,12 +32,6 @@ func (f *clusterFlags) register(fs *flag.FlagSet, defaultListen string) {
 	fs.StringVar(&f.etcd, "etcd", "127.0.0.1:2379", "etcd provider: endpoints, comma-separated")
 	fs.IntVar(&f.managePort, "manage-port", membership.DefaultManagePort, "static provider: this node's membership endpoint port (HTTP /_health)")
 	fs.DurationVar(&f.leaseTTL, "lease", 5*time.Second, "how long a worker runs the head's episodes without hearing from it")
-	fs.StringVar(&f.logLevel, "log-level", "info", "cluster log level on stderr: trace, debug, info, warn, error")
-}
-
-func (f *clusterFlags) logger(stderr io.Writer, name string) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: name, Output: stderr, Level: hclog.LevelFromString(f.logLevel),
-		TimeFormat: "15:04:05.000"})
 }
 
 func (f *clusterFlags) join(role string, log hclog.Logger) (*membership.Node, error) {
@@ -52,6 +46,8 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	var cf clusterFlags
 	cf.register(fs, "127.0.0.1:0")
+	var wf watchFlags
+	wf.register(fs, false, "info")
 	slots := fs.Int("slots", 4, "episodes this worker runs at once (its sandbox cap), announced to the head")
 	latency := fs.Duration("sandbox-latency", 0, "SimSWE sandboxes: added to every start and command (latency-bound sandboxes, for capacity measurements)")
 	taskFile := fs.String("tasks", "", "task file (or 'builtin') of the head's `swerl rollout --cluster`: this worker runs its tasks")
@@ -68,7 +64,12 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *slots < 1 {
 		return fmt.Errorf("node: --slots %d: need at least 1", *slots)
 	}
-	log := cf.logger(stderr, "swerl-node")
+	watch, err := wf.start(stderr, "swerl-node")
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	defer watch.Stop()
+	log := watch.Log
 	n, err := cf.join(membership.RoleWorker, log)
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
@@ -99,7 +100,8 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		worlds.Tasks = &node.TaskWorlds{IDs: ids, Sandboxes: world.Sandboxes, Grader: world.Grader}
 	}
-	w, err := node.StartWorker(n.System, node.WorkerConfig{Slots: *slots, Worlds: worlds, Policies: &node.Policies{}, Logger: log})
+	w, err := node.StartWorker(n.System, node.WorkerConfig{Slots: *slots, Worlds: worlds, Policies: &node.Policies{}, Logger: log,
+		Observer: watch.Watcher})
 	if err != nil {
 		n.Leave()
 		return fmt.Errorf("node: %w", err)
@@ -116,8 +118,8 @@ func nodeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // startHead joins the cluster as its head.
-func startHead(cf *clusterFlags, stderr io.Writer) (*node.Head, func(), error) {
-	log := cf.logger(stderr, "swerl-head")
+func startHead(cf *clusterFlags, log hclog.Logger) (*node.Head, func(), error) {
+	log = log.Named("head")
 	n, err := cf.join(membership.RoleHead, log)
 	if err != nil {
 		return nil, nil, err

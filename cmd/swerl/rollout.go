@@ -68,9 +68,16 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	selectTasks := taskSelectionFlags(fs)
 	var cf clusterFlags
 	cf.register(fs, "127.0.0.1:0")
+	var wf watchFlags
+	wf.register(fs, true, "warn")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	watch, err := wf.start(stderr, "swerl")
+	if err != nil {
+		return fmt.Errorf("rollout: %w", err)
+	}
+	defer watch.Stop()
 	var missing []string
 	for _, f := range []struct{ name, v string }{{"--tasks", *taskFile}, {"--endpoint", *endpoint}, {"--model", *model}} {
 		if f.v == "" {
@@ -105,7 +112,7 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return fmt.Errorf("rollout: no valid task in %s", *taskFile)
 		}
 	}
-	tasks, err := selectTasks(tasks)
+	tasks, err = selectTasks(tasks)
 	if err != nil {
 		return fmt.Errorf("rollout: %w", err)
 	}
@@ -181,16 +188,16 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Iterations: *iterations, GroupSize: *g, Seed: *seed, Out: *out, Episode: ep,
 		MaxConcurrentEpisodes: *conc, MaxInFlightGenerations: *requests, GraderConcurrency: *graders,
 		GenerationOrder: actors.GenerationOrder(*order),
-		Progress:        stderr}
+		Progress:        watch.Progress, Logger: watch.Log, Watcher: watch.Watcher}
 	if cf.name != "" {
-		head, stop, err := startHead(&cf, stderr)
+		head, stop, err := startHead(&cf, watch.Log)
 		if err != nil {
 			return fmt.Errorf("rollout: %w", err)
 		}
 		defer stop()
 		// The workers call the endpoint themselves, each capped at --max-requests.
 		head.ShipPolicy(func(version int) (*wire.Policy, error) { return node.HTTPPolicyOf(pcfg, version).Wire() })
-		ro.Cluster, ro.Logger = head, cf.logger(stderr, "swerl")
+		ro.Cluster = head
 		fmt.Fprintf(stderr, "rollout: episodes run on the workers of cluster %q (started with `swerl node --tasks %s`)\n", cf.name, *taskFile)
 	}
 	res, err := engine.Rollout(ctx, ro)

@@ -21,22 +21,31 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	resume := fs.Bool("resume", false, "go on after the last finished phase whose checkpoint is in --out")
 	var cf clusterFlags
 	cf.register(fs, "127.0.0.1:0")
+	var wf watchFlags
+	wf.register(fs, true, "warn")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	watch, err := wf.start(stderr, "swerl")
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer watch.Stop()
 	r, err := engine.LoadRecipe(*recipePath, sets...)
 	if err != nil {
 		return err
 	}
-	opts := engine.TrainOptions{Recipe: r, Out: *out, Progress: stdout, Resume: *resume}
+	opts := engine.TrainOptions{Recipe: r, Out: *out, Progress: stdout, Resume: *resume, Watcher: watch.Watcher, Logger: watch.Log}
+	if wf.quiet {
+		opts.Progress = nil
+	}
 	if cf.name != "" {
-		head, stop, err := startHead(&cf, stderr)
+		head, stop, err := startHead(&cf, watch.Log)
 		if err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
 		defer stop()
 		opts.Cluster = head
-		opts.Logger = cf.logger(stderr, "swerl")
 	}
 	res, err := engine.Train(ctx, opts)
 	if err != nil {
