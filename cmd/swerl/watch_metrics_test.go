@@ -255,18 +255,21 @@ func TestMetricsAddrErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
+	commands := [][]string{{"train", "--out", t.TempDir()}, {"rollout"}, {"node", "--cluster", "test"}}
 	for _, addr := range []string{"not-an-address", "127.0.0.1:99999", busy.Addr().String()} {
-		var stderr bytes.Buffer
-		err := run(context.Background(), []string{"train", "--out", t.TempDir(), "--quiet", "--metrics-addr", addr}, io.Discard, &stderr)
-		if err == nil {
-			t.Errorf("train --metrics-addr %s: no error", addr)
-			continue
-		}
-		if !strings.Contains(err.Error(), "--metrics-addr") || !strings.Contains(err.Error(), addr) {
-			t.Errorf("train --metrics-addr %s: error %q does not name the flag and the address", addr, err)
-		}
-		if strings.Contains(stderr.String(), "metrics: http") {
-			t.Errorf("train --metrics-addr %s printed an address: %s", addr, stderr.String())
+		for _, cmd := range commands {
+			var stderr bytes.Buffer
+			err := run(context.Background(), append(cmd, "--quiet", "--metrics-addr", addr), io.Discard, &stderr)
+			if err == nil {
+				t.Errorf("%s --metrics-addr %s: no error", cmd[0], addr)
+				continue
+			}
+			if !strings.Contains(err.Error(), "--metrics-addr") || !strings.Contains(err.Error(), addr) {
+				t.Errorf("%s --metrics-addr %s: error %q does not name the flag and the address", cmd[0], addr, err)
+			}
+			if strings.Contains(stderr.String(), "metrics: http") {
+				t.Errorf("%s --metrics-addr %s printed an address: %s", cmd[0], addr, stderr.String())
+			}
 		}
 	}
 }
