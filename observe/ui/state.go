@@ -86,23 +86,23 @@ type IterationStats struct {
 
 // Trajectory is one finished episode, turn by turn (/api/episode).
 type Trajectory struct {
-	Key        string          `json:"key"`
-	Stage      string          `json:"stage"`
-	Ref        string          `json:"ref"`
-	Task       string          `json:"task"`
-	Statement  string          `json:"statement"`
-	Status     string          `json:"status"`
-	Stop       string          `json:"stop"`
-	Failure    string          `json:"failure,omitempty"`
-	Resolved   bool            `json:"resolved"`
-	Reward     float64         `json:"reward"`
-	Final      float64         `json:"final"`
-	Advantage  float64         `json:"advantage"`
-	Attempts   int             `json:"attempts"`
-	DurationS  float64         `json:"duration_s"`
-	Patch      string          `json:"patch"`
-	Turns      []TrajectoryTurn `json:"turns"`
-	run        int
+	Key       string           `json:"key"`
+	Stage     string           `json:"stage"`
+	Ref       string           `json:"ref"`
+	Task      string           `json:"task"`
+	Statement string           `json:"statement"`
+	Status    string           `json:"status"`
+	Stop      string           `json:"stop"`
+	Failure   string           `json:"failure,omitempty"`
+	Resolved  bool             `json:"resolved"`
+	Reward    float64          `json:"reward"`
+	Final     float64          `json:"final"`
+	Advantage float64          `json:"advantage"`
+	Attempts  int              `json:"attempts"`
+	DurationS float64          `json:"duration_s"`
+	Patch     string           `json:"patch"`
+	Turns     []TrajectoryTurn `json:"turns"`
+	run       int
 }
 
 // TrajectoryTurn is one turn of a Trajectory.

@@ -72,7 +72,7 @@ function drawGrid(st) {
     const title = e.key + " " + (e.task || "") + ": " + (e.finished ? outcome(e) + " (" + (e.stop || "") + ")" : e.phase) +
       ", " + e.turns + " turn(s)";
     const c = el("div", { class: cls + (e.key === openKey ? " open" : ""), title: title, "data-key": e.key,
-      "data-phase": e.phase, "data-finished": e.finished ? "true" : "false" });
+      "data-phase": e.phase, "data-finished": e.finished ? "true" : "false", "data-turns": String(e.turns) });
     grid.appendChild(c);
   }
   const pending = Math.max(0, (st.expected || 0) - eps.length);
@@ -131,16 +131,18 @@ function drawCurve(st) {
   const n = Array.isArray(st.evals) ? st.evals.length : 0;
   if (n !== evalCount) {
     evalCount = n;
-    document.getElementById("curve").setAttribute("src", "curve.svg?n=" + n);
+    const img = document.getElementById("curve");
+    img.setAttribute("src", "curve.svg?n=" + n);
+    img.setAttribute("data-evals", String(n));
   }
 }
 
 const SVGNS = "http://www.w3.org/2000/svg";
 
 function sparkline(values, colour, label) {
-  const w = 220, h = 40;
+  const w = 160, h = 30;
   const svg = document.createElementNS(SVGNS, "svg");
-  svg.setAttribute("width", String(w + 120));
+  svg.setAttribute("width", String(w + 110));
   svg.setAttribute("height", String(h));
   const nums = values.filter((v) => typeof v === "number" && isFinite(v));
   const text = document.createElementNS(SVGNS, "text");
@@ -175,11 +177,13 @@ function drawIterations(st) {
     sparkline(its.map((r) => r.clip_frac_high), "#d62728", "clip high"),
     sparkline(its.map((r) => r.entropy), "#9467bd", "entropy"),
   );
-  const body = document.querySelector("#iters tbody");
+  const table = document.getElementById("iters");
+  table.setAttribute("data-stages", Array.from(new Set(its.map((r) => r.stage))).join(" "));
+  const body = table.querySelector("tbody");
   body.replaceChildren();
   if (its.length === 0) {
     const tr = el("tr");
-    tr.appendChild(el("td", { class: "empty", colspan: "8" }, "no iteration trained yet"));
+    tr.appendChild(el("td", { class: "empty", colspan: "7" }, "no iteration trained yet"));
     body.appendChild(tr);
     return;
   }
@@ -187,7 +191,6 @@ function drawIterations(st) {
     const tr = el("tr");
     tr.appendChild(el("td", null, r.stage));
     tr.appendChild(el("td", { class: "num" }, r.iteration));
-    tr.appendChild(el("td", { class: "num" }, r.version));
     tr.appendChild(el("td", { class: "num" }, r.resolved + "/" + (r.finished + r.abandoned)));
     tr.appendChild(el("td", { class: "num" }, r.skipped ? "skipped" : fmt(r.loss, 4)));
     tr.appendChild(el("td", { class: "num" }, fmt(r.clip_frac_low, 3)));
@@ -224,9 +227,9 @@ function showTrajectory(t) {
       d.appendChild(el("pre", null, u.format_error));
     }
     d.appendChild(el("div", { class: "label" }, "command"));
-    d.appendChild(el("pre", null, u.command));
+    d.appendChild(el("pre", null, u.command || "(none)"));
     d.appendChild(el("div", { class: "label" }, "observation"));
-    d.appendChild(el("pre", null, u.observation));
+    d.appendChild(el("pre", null, u.observation || "(none)"));
     box.appendChild(d);
   }
   if (t.patch) {
