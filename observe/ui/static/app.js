@@ -190,7 +190,7 @@ function drawIterations(st) {
   for (const r of its.slice(-10).reverse()) {
     const tr = el("tr");
     tr.appendChild(el("td", null, r.stage));
-    tr.appendChild(el("td", { class: "num" }, r.iteration));
+    tr.appendChild(el("td", { class: "num" }, "v" + r.version));
     tr.appendChild(el("td", { class: "num" }, r.resolved + "/" + (r.finished + r.abandoned)));
     tr.appendChild(el("td", { class: "num" }, r.skipped ? "skipped" : fmt(r.loss, 4)));
     tr.appendChild(el("td", { class: "num" }, fmt(r.clip_frac_low, 3)));
