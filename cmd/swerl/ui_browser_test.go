@@ -89,7 +89,9 @@ func poll(t *testing.T, what string, deadline time.Duration, check func() (bool,
 
 // The acceptance test of the live page: a short swerl train serves it, a headless
 // chromium loads it without a console error, sees the grid change as the run
-// advances, opens a finished episode's trajectory, and leaves a screenshot.
+// advances, opens a finished episode's trajectory, and leaves a screenshot: at
+// $SWERL_UI_SCREENSHOT if set (give an absolute path: go test runs in cmd/swerl),
+// else in the test's temp dir; the log names it.
 func TestLivePageInBrowser(t *testing.T) {
 	browser := findBrowser(t)
 	if testing.Short() {

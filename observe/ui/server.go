@@ -93,6 +93,7 @@ func (s *Server) RunEnded(_ string, err error) { s.with(func(st *state) { st.run
 func (s *Server) Snapshot() State {
 	var out State
 	s.with(func(st *state) { out = st.snapshot() })
+	out.order()
 	return out
 }
 

@@ -327,6 +327,12 @@ func (s *state) snapshot() State {
 			out.Stragglers = append(out.Stragglers, c)
 		}
 	}
+	return out
+}
+
+// order sorts a snapshot's cells and stragglers and trims the stragglers; it runs
+// after the lock is released, so the watchers never wait for a sort.
+func (out *State) order() {
 	sort.Slice(out.Episodes, func(i, j int) bool {
 		a, b := out.Episodes[i], out.Episodes[j]
 		return a.Group < b.Group || a.Group == b.Group && a.Sample < b.Sample
@@ -335,5 +341,4 @@ func (s *state) snapshot() State {
 	if len(out.Stragglers) > maxStragglers {
 		out.Stragglers = out.Stragglers[:maxStragglers]
 	}
-	return out
 }
