@@ -32,6 +32,8 @@ type Server struct {
 	mu  sync.Mutex
 	st  *state
 	mux *http.ServeMux
+
+	keepTrajs bool
 }
 
 var _ observe.Watcher = (*Server)(nil)
@@ -44,7 +46,7 @@ func New(opts Options) *Server {
 	if opts.MaxTrajectories == 0 {
 		opts.MaxTrajectories = defaultMaxTrajs
 	}
-	s := &Server{st: newState(opts.Now, opts.MaxTrajectories), mux: http.NewServeMux()}
+	s := &Server{st: newState(opts.Now, opts.MaxTrajectories), mux: http.NewServeMux(), keepTrajs: opts.MaxTrajectories > 0}
 	files, err := fs.Sub(static, "static")
 	if err != nil {
 		panic(err) // the embed directive guarantees the folder
@@ -75,7 +77,11 @@ func (s *Server) RunStarted(r observe.Run) { s.with(func(st *state) { st.runStar
 
 // Record implements observe.Watcher.
 func (s *Server) Record(stage string, r messages.EpisodeRecord) {
-	s.with(func(st *state) { st.record(stage, r) })
+	var t *Trajectory
+	if s.keepTrajs {
+		t = newTrajectory(stage, r)
+	}
+	s.with(func(st *state) { st.record(r, t) })
 }
 
 // Iteration implements observe.Watcher.

@@ -197,6 +197,16 @@ func TestMemoryIsBounded(t *testing.T) {
 		t.Errorf("current run: %d cells, stops %v", len(st.Episodes), st.Stops)
 	}
 
+	// A kept trajectory's texts are capped, whatever the agent printed.
+	big := record(ref(0, 0, 0), messages.StopSubmit, false, 0)
+	big.Transcript = big.Transcript.Append(messages.Turn{Observation: strings.Repeat("x", 10*maxText)})
+	s.Record("stage1", big)
+	if tr, ok := s.Trajectory("r3/k0/g0/s0"); !ok || len(tr.Turns) != 1 {
+		t.Errorf("the big record: kept %v, %d turns", ok, len(tr.Turns))
+	} else if o := tr.Turns[0].Observation; len(o) > maxText+100 || !strings.Contains(o, "more bytes not kept") {
+		t.Errorf("a 160 KiB observation is kept as %d bytes", len(o))
+	}
+
 	// Runs: a new run drops the run before the previous one.
 	s2, _ := newTestServer(0)
 	for run := 0; run < 3; run++ {

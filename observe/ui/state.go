@@ -226,7 +226,7 @@ func (s *state) observe(ev actors.Event) {
 	}
 }
 
-func (s *state) record(stage string, r messages.EpisodeRecord) {
+func (s *state) record(r messages.EpisodeRecord, t *Trajectory) {
 	s.seq++
 	if e := s.episode(r.Ref); e != nil {
 		e.Finished, e.Phase = true, string(actors.PhaseDone)
@@ -236,28 +236,45 @@ func (s *state) record(stage string, r messages.EpisodeRecord) {
 	if _, ok := s.stops[string(r.Stop)]; ok || len(s.stops) < maxStopReasons {
 		s.stops[string(r.Stop)]++
 	}
-	s.keep(stage, r)
+	s.keep(r, t)
 }
 
-// keep stores r's transcript for the viewer, dropping the oldest beyond the cap.
-func (s *state) keep(stage string, r messages.EpisodeRecord) {
-	if s.maxTrajs <= 0 {
-		return
+// maxText caps each text of a kept trajectory (an assistant turn, an observation, a
+// patch), so a kept record's size is bounded whatever the agent printed.
+const maxText = 16 << 10
+
+func clip(s string) string {
+	if len(s) <= maxText {
+		return s
 	}
-	key := s.key(r.Ref.Key())
-	t := &Trajectory{Key: key, Stage: stage, Ref: r.Ref.String(), Task: r.Task.ID, Statement: r.Task.Statement,
+	return s[:maxText] + fmt.Sprintf("\n… (%d more bytes not kept by the live page)", len(s)-maxText)
+}
+
+// newTrajectory converts r for the viewer; it needs no lock (keep adds the key).
+func newTrajectory(stage string, r messages.EpisodeRecord) *Trajectory {
+	t := &Trajectory{Stage: stage, Ref: r.Ref.String(), Task: r.Task.ID, Statement: clip(r.Task.Statement),
 		Status: string(r.Status), Stop: string(r.Stop), Resolved: r.Resolved, Reward: r.Reward, Final: r.Final,
-		Advantage: r.Advantage, Attempts: r.Attempts, DurationS: r.Duration.Seconds(), Patch: r.Patch, Turns: []TrajectoryTurn{}}
-	if s.run != nil {
-		t.run = s.run.Number
-	}
+		Advantage: r.Advantage, Attempts: r.Attempts, DurationS: r.Duration.Seconds(), Patch: clip(r.Patch), Turns: []TrajectoryTurn{}}
 	if r.Status == messages.Abandoned {
 		t.Failure = fmt.Sprintf("%v", r.Failure)
 	}
 	for _, u := range r.Transcript.Turns() {
-		t.Turns = append(t.Turns, TrajectoryTurn{Index: u.Index, Version: u.PolicyVersion, Assistant: u.Assistant,
-			Command: u.Command, FormatError: u.FormatError, Observation: u.Observation, ExitCode: u.ExitCode,
+		t.Turns = append(t.Turns, TrajectoryTurn{Index: u.Index, Version: u.PolicyVersion, Assistant: clip(u.Assistant),
+			Command: clip(u.Command), FormatError: clip(u.FormatError), Observation: clip(u.Observation), ExitCode: u.ExitCode,
 			TimedOut: u.TimedOut, Tokens: u.NumTokens(), GenerateS: u.GenerateTime.Seconds(), ExecS: u.ExecTime.Seconds()})
+	}
+	return t
+}
+
+// keep stores the trajectory t of r for the viewer, dropping the oldest beyond the cap.
+func (s *state) keep(r messages.EpisodeRecord, t *Trajectory) {
+	if s.maxTrajs <= 0 || t == nil {
+		return
+	}
+	key := s.key(r.Ref.Key())
+	t.Key = key
+	if s.run != nil {
+		t.run = s.run.Number
 	}
 	if _, ok := s.trajs[key]; !ok {
 		s.order = append(s.order, key)
