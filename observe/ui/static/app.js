@@ -1,7 +1,7 @@
 // swerl's live page: polls /api/state and redraws. Plain DOM, no dependencies.
 "use strict";
 
-const PHASES = ["pending", "starting", "generating", "executing", "diffing", "grading", "backoff"];
+const PHASES = ["pending", "starting", "generating", "executing", "diffing", "grading", "backoff", "done"];
 const OUTCOMES = [["resolved", "resolved"], ["unresolved", "finished, unresolved"], ["abandoned", "abandoned"]];
 const POLL_MS = 700;
 
