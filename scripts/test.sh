@@ -12,6 +12,8 @@
 #                            instead of a skip; .ci/run sets it.
 #   SWERL_REQUIRE_PROTOC=1   no protoc / protoc-gen-go is a failure of the test that
 #                            regenerates cluster/wire; .ci/run sets it.
+#   SWERL_REQUIRE_BROWSER=1  no chromium is a failure of the live page's browser test
+#                            instead of a skip; .ci/run sets it.
 #   SWERL_TEST_TIMEOUT       go test's -timeout per package run (default 30m).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +59,8 @@ command -v git >/dev/null 2>&1 || need+=(git)
 # of the etcd provider's end-to-end test.
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+# The live page's browser test drives Debian's chromium headless.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
 	say "installing ${need[*]} from Debian's packages"
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
@@ -74,6 +78,7 @@ fi
 export PATH="$gobin:$PATH"
 protoc --version
 etcd --version | sed -n 1p  # sed reads it all: head would end etcd by SIGPIPE under pipefail
+chromium --version
 
 stage "docker daemon"
 docker_ok=0
