@@ -247,15 +247,20 @@ func TestMemoryIsBounded(t *testing.T) {
 func TestIterationsAndCurve(t *testing.T) {
 	s, _ := newTestServer(0)
 	s.Iteration("stage1", actors.IterationReport{Iteration: 3, PolicyVersion: 4, Resolved: 2, Finished: 5,
-		Train: messages.TrainStats{Loss: 0.5, ClipFracLow: 0.01, ClipFracHigh: 0.02, Entropy: 1.5}})
+		Train: messages.TrainStats{Loss: 0.5, ClipFracLow: 0.01, ClipFracHigh: 0.02, Entropy: 1.5, Steps: 1, Tokens: 40}})
+	// An evaluation's barrier: the frozen policy takes no step.
+	s.Iteration("eval", actors.IterationReport{Iteration: 0, PolicyVersion: 5, Finished: 8, Train: messages.TrainStats{Trajectories: 8}})
 	var st State
 	getJSON(t, s, "/api/state", 200, &st)
-	if len(st.Iterations) != 1 {
+	if len(st.Iterations) != 2 {
 		t.Fatalf("iterations: %+v", st.Iterations)
 	}
 	if it := st.Iterations[0]; it.Stage != "stage1" || it.Iteration != 3 || it.Version != 4 || it.Loss != 0.5 ||
-		it.ClipFracLow != 0.01 || it.ClipFracHigh != 0.02 || it.Entropy != 1.5 {
+		it.ClipFracLow != 0.01 || it.ClipFracHigh != 0.02 || it.Entropy != 1.5 || !it.Learned {
 		t.Errorf("iteration: %+v", it)
+	}
+	if it := st.Iterations[1]; it.Stage != "eval" || it.Learned {
+		t.Errorf("an evaluation's barrier is not a learner step: %+v", it)
 	}
 
 	curve := func() string {

@@ -80,8 +80,12 @@ type IterationStats struct {
 	Entropy      float64 `json:"entropy"`
 	GradNorm     float64 `json:"grad_norm"`
 	Skipped      bool    `json:"skipped"`
-	RolloutS     float64 `json:"rollout_s"`
-	TrainingS    float64 `json:"training_s"`
+	// Learned: the learner took a step at this barrier. Evaluation and data-collection
+	// runs (a frozen policy) and empty batches did not: their loss and clip columns
+	// are not a learner's.
+	Learned   bool    `json:"learned"`
+	RolloutS  float64 `json:"rollout_s"`
+	TrainingS float64 `json:"training_s"`
 }
 
 // Trajectory is one finished episode, turn by turn (/api/episode).
@@ -291,7 +295,7 @@ func (s *state) iterationDone(stage string, r actors.IterationReport) {
 	s.iters = append(s.iters, IterationStats{Stage: stage, Iteration: r.Iteration, Version: r.PolicyVersion,
 		Finished: r.Finished, Abandoned: r.Abandoned, Resolved: r.Resolved, Loss: r.Train.Loss,
 		ClipFracLow: r.Train.ClipFracLow, ClipFracHigh: r.Train.ClipFracHigh, Entropy: r.Train.Entropy,
-		GradNorm: r.Train.GradNorm, Skipped: r.Train.SkippedEmpty, RolloutS: r.Rollout.Seconds(), TrainingS: r.Training.Seconds()})
+		GradNorm: r.Train.GradNorm, Skipped: r.Train.SkippedEmpty, Learned: r.Train.Steps > 0 || r.Train.Tokens > 0, RolloutS: r.Rollout.Seconds(), TrainingS: r.Training.Seconds()})
 	if n := len(s.iters) - maxIterations; n > 0 {
 		s.iters = append(s.iters[:0:0], s.iters[n:]...)
 	}

@@ -170,12 +170,15 @@ function sparkline(values, colour, label) {
 
 function drawIterations(st) {
   const its = Array.isArray(st.iterations) ? st.iterations : [];
+  // The sparklines follow the learner's steps only: evaluation and data-collection
+  // runs pass a barrier too, with no loss of their own.
+  const learned = its.filter((r) => r.learned);
   const spark = document.getElementById("spark");
   spark.replaceChildren(
-    sparkline(its.map((r) => r.loss), "#1f77b4", "loss"),
-    sparkline(its.map((r) => r.clip_frac_low), "#2ca02c", "clip low"),
-    sparkline(its.map((r) => r.clip_frac_high), "#d62728", "clip high"),
-    sparkline(its.map((r) => r.entropy), "#9467bd", "entropy"),
+    sparkline(learned.map((r) => r.loss), "#1f77b4", "loss"),
+    sparkline(learned.map((r) => r.clip_frac_low), "#2ca02c", "clip low"),
+    sparkline(learned.map((r) => r.clip_frac_high), "#d62728", "clip high"),
+    sparkline(learned.map((r) => r.entropy), "#9467bd", "entropy"),
   );
   const table = document.getElementById("iters");
   table.setAttribute("data-stages", Array.from(new Set(its.map((r) => r.stage))).join(" "));
@@ -192,7 +195,14 @@ function drawIterations(st) {
     tr.appendChild(el("td", null, r.stage));
     tr.appendChild(el("td", { class: "num" }, "v" + r.version));
     tr.appendChild(el("td", { class: "num" }, r.resolved + "/" + (r.finished + r.abandoned)));
-    tr.appendChild(el("td", { class: "num" }, r.skipped ? "skipped" : fmt(r.loss, 4)));
+    if (!r.learned) {
+      // A frozen policy (evaluation, data collection) or an empty batch: no step.
+      tr.appendChild(el("td", { class: "num", colspan: "4", title: "no learner step at this barrier" },
+        r.skipped ? "empty batch: no step" : "no learner step"));
+      body.appendChild(tr);
+      continue;
+    }
+    tr.appendChild(el("td", { class: "num" }, fmt(r.loss, 4)));
     tr.appendChild(el("td", { class: "num" }, fmt(r.clip_frac_low, 3)));
     tr.appendChild(el("td", { class: "num" }, fmt(r.clip_frac_high, 3)));
     tr.appendChild(el("td", { class: "num" }, fmt(r.entropy, 3)));
