@@ -1,6 +1,6 @@
 // Package progress draws a live progress line per engine run on a terminal:
 //
-//	[stage1] episodes 37/128 (resolved 12), rate 2.4/s, ETA 38s, running 16
+//	[stage1] iteration 2/4, episodes 37/128 (resolved 12), rate 2.4/s, ETA 38s, running 16
 //
 // redrawn in place ("\r", then the text, then clear-to-end-of-line) a few times a
 // second, and ended with a newline when the run ends. Text written through Line.Writer
@@ -75,13 +75,15 @@ func New(out io.Writer, o Options) *Line {
 
 // run is what the line knows of one engine run.
 type run struct {
-	stage     string
-	total     int
-	done      int
-	resolved  int
-	abandoned int
-	begin     time.Time
-	live      map[messages.EpisodeKey]struct{} // episodes started and not yet done
+	stage      string
+	iterations int // the run's
+	iteration  int // iterations started so far
+	total      int
+	done       int
+	resolved   int
+	abandoned  int
+	begin      time.Time
+	live       map[messages.EpisodeKey]struct{} // episodes started and not yet done
 }
 
 // RunStarted begins a run's line and, with the first run, the redraw ticker.
@@ -92,7 +94,7 @@ func (l *Line) RunStarted(r observe.Run) {
 	if begin.IsZero() {
 		begin = l.now()
 	}
-	l.runs = append(l.runs, &run{stage: r.Stage, total: r.Iterations * r.EpisodesPerIteration, begin: begin,
+	l.runs = append(l.runs, &run{stage: r.Stage, iterations: r.Iterations, total: r.Iterations * r.EpisodesPerIteration, begin: begin,
 		live: map[messages.EpisodeKey]struct{}{}})
 	if l.stop == nil {
 		l.stop, l.stopped = make(chan struct{}), make(chan struct{})
@@ -136,20 +138,22 @@ func (l *Line) find(stage string) *run {
 	return nil
 }
 
-// Observe counts the episodes running: started and not yet done.
+// Observe counts the iterations started and the episodes running: started and not
+// yet done.
 func (l *Line) Observe(e actors.Event) {
-	if e.Kind != actors.EventPhase {
+	if e.Kind != actors.EventPhase && e.Kind != actors.EventIterationStarted {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := l.current()
-	if r == nil {
-		return
-	}
-	if e.Phase == actors.PhaseDone {
+	switch {
+	case r == nil:
+	case e.Kind == actors.EventIterationStarted:
+		r.iteration++
+	case e.Phase == actors.PhaseDone:
 		delete(r.live, e.Ref.Key())
-	} else {
+	default:
 		r.live[e.Ref.Key()] = struct{}{}
 	}
 }
@@ -311,7 +315,11 @@ func (r *run) final(now time.Time, err error) string {
 }
 
 func (r *run) counts(b *strings.Builder) {
-	fmt.Fprintf(b, "[%s] episodes %d/%d (resolved %d", r.stage, r.done, r.total, r.resolved)
+	fmt.Fprintf(b, "[%s] ", r.stage)
+	if r.iterations > 1 {
+		fmt.Fprintf(b, "iteration %d/%d, ", max(r.iteration, 1), r.iterations)
+	}
+	fmt.Fprintf(b, "episodes %d/%d (resolved %d", r.done, r.total, r.resolved)
 	if r.abandoned > 0 {
 		fmt.Fprintf(b, ", abandoned %d", r.abandoned)
 	}

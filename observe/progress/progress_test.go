@@ -85,9 +85,10 @@ func TestLineShowsARun(t *testing.T) {
 		l := New(&scr, Options{})
 		begin := time.Now()
 		l.RunStarted(observe.Run{Stage: "stage1", Iterations: 2, EpisodesPerIteration: 4, Begin: begin})
-		if _, cur := scr.rows(); cur != "[stage1] episodes 0/8 (resolved 0), rate -, ETA -, running 0" {
+		if _, cur := scr.rows(); cur != "[stage1] iteration 1/2, episodes 0/8 (resolved 0), rate -, ETA -, running 0" {
 			t.Fatalf("first line %q", cur)
 		}
+		l.Observe(actors.Event{Kind: actors.EventIterationStarted, Episodes: 4})
 		for s := range 3 {
 			l.Observe(phase(1, 0, s, actors.PhaseStarting))
 			l.Observe(phase(1, 0, s, actors.PhaseGenerating))
@@ -100,20 +101,21 @@ func TestLineShowsARun(t *testing.T) {
 		synctest.Wait()
 		done, cur := scr.rows()
 		// 2 done in 2.2s: 0.91/s; 6 left: 6.6s.
-		if want := "[stage1] episodes 2/8 (resolved 1), rate 0.91/s, ETA 6.6s, running 1"; cur != want || len(done) != 0 {
+		if want := "[stage1] iteration 1/2, episodes 2/8 (resolved 1), rate 0.91/s, ETA 6.6s, running 1"; cur != want || len(done) != 0 {
 			t.Fatalf("line %q (rows above %q), want %q", cur, done, want)
 		}
 		// Redrawn in place: every draw starts with \r, the screen holds no newline yet.
 		if strings.Count(scr.String(), "\r") < 2 || strings.Contains(scr.String(), "\n") {
 			t.Fatalf("not redrawn in place: %q", scr.String())
 		}
+		l.Observe(actors.Event{Kind: actors.EventIterationStarted, Episodes: 4})
 		for s := 2; s < 8; s++ {
 			l.Record("stage1", rec(1+s/4, s/4, s%4, false))
 		}
 		time.Sleep(800 * time.Millisecond)
 		l.RunEnded("stage1", nil)
 		done, cur = scr.rows()
-		if cur != "" || len(done) != 1 || done[0] != "[stage1] episodes 8/8 (resolved 1), rate 2.7/s, done in 3.0s" {
+		if cur != "" || len(done) != 1 || done[0] != "[stage1] iteration 2/2, episodes 8/8 (resolved 1), rate 2.7/s, done in 3.0s" {
 			t.Fatalf("after the end: rows %q, cursor row %q", done, cur)
 		}
 		n := len(scr.String())
