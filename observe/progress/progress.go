@@ -48,10 +48,15 @@ type Line struct {
 	now      func() time.Time
 	width    func() int
 
+	// screen is held while writing on the terminal; it is taken before mu. Observe and
+	// Record take mu only: a terminal that blocks (a paused ssh session) never blocks
+	// the actors that report.
+	screen  sync.Mutex
+	shown   bool // the live line is on the screen
+	midLine bool // text written through Writer did not end its line yet
+
 	mu      sync.Mutex
 	runs    []*run // the runs going, in the order they started
-	shown   bool   // the live line is on the screen
-	midLine bool   // text written through Writer did not end its line yet
 	stop    chan struct{}
 	stopped chan struct{}
 }
@@ -88,19 +93,21 @@ type run struct {
 
 // RunStarted begins a run's line and, with the first run, the redraw ticker.
 func (l *Line) RunStarted(r observe.Run) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	begin := r.Begin
 	if begin.IsZero() {
 		begin = l.now()
 	}
+	l.mu.Lock()
 	l.runs = append(l.runs, &run{stage: r.Stage, iterations: r.Iterations, total: r.Iterations * r.EpisodesPerIteration, begin: begin,
 		live: map[messages.EpisodeKey]struct{}{}})
 	if l.stop == nil {
 		l.stop, l.stopped = make(chan struct{}), make(chan struct{})
 		go l.tick(l.stop, l.stopped)
 	}
+	l.mu.Unlock()
+	l.screen.Lock()
 	l.draw()
+	l.screen.Unlock()
 }
 
 // tick redraws the line every interval until stop is closed.
@@ -111,9 +118,9 @@ func (l *Line) tick(stop <-chan struct{}, stopped chan<- struct{}) {
 	for {
 		select {
 		case <-t.C:
-			l.mu.Lock()
+			l.screen.Lock()
 			l.draw()
-			l.mu.Unlock()
+			l.screen.Unlock()
 		case <-stop:
 			return
 		}
@@ -182,6 +189,7 @@ func (l *Line) Eval(observe.Eval)                        {}
 // RunEnded draws the run's last line, ends it with a newline, and stops the ticker
 // when no run is left.
 func (l *Line) RunEnded(stage string, err error) {
+	l.screen.Lock()
 	l.mu.Lock()
 	i := len(l.runs) - 1
 	for i >= 0 && l.runs[i].stage != stage {
@@ -189,34 +197,46 @@ func (l *Line) RunEnded(stage string, err error) {
 	}
 	if i < 0 {
 		l.mu.Unlock()
+		l.screen.Unlock()
 		return
 	}
-	r := l.runs[i]
+	final := l.runs[i].final(l.now(), err)
 	l.runs = append(l.runs[:i], l.runs[i+1:]...)
-	l.clear()
-	if !l.midLine {
-		io.WriteString(l.out, l.cut(r.final(l.now(), err))+"\n")
-	}
-	l.draw()
-	var stop, stopped chan struct{}
-	if len(l.runs) == 0 {
-		stop, stopped, l.stop = l.stop, l.stopped, nil
-	}
+	stop, stopped := l.stopTicker()
 	l.mu.Unlock()
+	l.clear()
+	if l.midLine { // the final line beats a half line's neatness
+		io.WriteString(l.out, "\n")
+		l.midLine = false
+	}
+	io.WriteString(l.out, l.cut(final)+"\n")
+	l.draw()
+	l.screen.Unlock()
 	if stop != nil {
 		close(stop)
 		<-stopped
 	}
 }
 
+// stopTicker returns the ticker's channels, to close and wait on, when no run is left.
+// Call with mu held.
+func (l *Line) stopTicker() (stop, stopped chan struct{}) {
+	if len(l.runs) > 0 || l.stop == nil {
+		return nil, nil
+	}
+	stop, stopped, l.stop = l.stop, l.stopped, nil
+	return stop, stopped
+}
+
 // Close stops the ticker and clears the line, whether or not the runs ended.
 func (l *Line) Close() error {
+	l.screen.Lock()
 	l.mu.Lock()
-	l.clear()
 	l.runs = nil
-	stop, stopped := l.stop, l.stopped
-	l.stop = nil
+	stop, stopped := l.stopTicker()
 	l.mu.Unlock()
+	l.clear()
+	l.screen.Unlock()
 	if stop != nil {
 		close(stop)
 		<-stopped
@@ -236,8 +256,8 @@ type above struct {
 
 func (a *above) Write(p []byte) (int, error) {
 	l := a.l
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.screen.Lock()
+	defer l.screen.Unlock()
 	l.clear()
 	n, err := a.w.Write(p)
 	if len(p) > 0 {
@@ -247,7 +267,7 @@ func (a *above) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// clear takes the live line off the screen. Call with mu held.
+// clear takes the live line off the screen. Call with screen held.
 func (l *Line) clear() {
 	if l.shown {
 		io.WriteString(l.out, clearLine)
@@ -256,15 +276,20 @@ func (l *Line) clear() {
 }
 
 // draw puts the runs' line on the screen, unless none is going or some text is
-// waiting for the end of its line. Call with mu held.
+// waiting for the end of its line. Call with screen held (and not mu).
 func (l *Line) draw() {
-	if len(l.runs) == 0 || l.midLine {
+	if l.midLine {
 		return
 	}
+	l.mu.Lock()
 	now := l.now()
 	parts := make([]string, len(l.runs))
 	for i, r := range l.runs {
 		parts[i] = r.line(now)
+	}
+	l.mu.Unlock()
+	if len(parts) == 0 {
+		return
 	}
 	io.WriteString(l.out, "\r"+l.cut(strings.Join(parts, " | "))+"\x1b[K")
 	l.shown = true

@@ -222,3 +222,58 @@ func TestDurationString(t *testing.T) {
 		}
 	}
 }
+
+// stuckScreen is a terminal that stops taking output while stuck is open (a paused
+// ssh session).
+type stuckScreen struct {
+	screen
+	mu    sync.Mutex
+	stuck chan struct{}
+}
+
+func (s *stuckScreen) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	c := s.stuck
+	s.mu.Unlock()
+	if c != nil {
+		<-c
+	}
+	return s.screen.Write(p)
+}
+
+// TestStuckTerminalDoesNotBlockTheRun: while the terminal takes no output, the
+// actors' reports still return at once; the counts show when it takes output again.
+func TestStuckTerminalDoesNotBlockTheRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var scr stuckScreen
+		l := New(&scr, Options{})
+		l.RunStarted(observe.Run{Stage: "eval", Iterations: 1, EpisodesPerIteration: 3})
+		scr.mu.Lock()
+		scr.stuck = make(chan struct{})
+		scr.mu.Unlock()
+		time.Sleep(DefaultInterval) // the ticker's draw blocks in Write
+		synctest.Wait()
+		for i := range 3 {
+			// Blocked here, the test hangs until go test's -timeout, with the stacks.
+			l.Observe(phase(1, i, 0, actors.PhaseGenerating))
+			l.Record("eval", rec(1, i, 0, true))
+		}
+		scr.mu.Lock()
+		close(scr.stuck)
+		scr.stuck = nil
+		scr.mu.Unlock()
+		time.Sleep(DefaultInterval)
+		synctest.Wait()
+		if _, cur := scr.rows(); !strings.HasPrefix(cur, "[eval] episodes 3/3 (resolved 3)") {
+			t.Fatalf("line after the terminal came back: %q", cur)
+		}
+		// A half-written line when the run ends: the final line still shows, on a line
+		// of its own.
+		l.Writer(&scr).Write([]byte("half"))
+		l.RunEnded("eval", nil)
+		done, cur := scr.rows()
+		if cur != "" || len(done) < 2 || done[len(done)-2] != "half" || !strings.HasPrefix(done[len(done)-1], "[eval] episodes 3/3") {
+			t.Fatalf("rows %q, cursor row %q", done, cur)
+		}
+	})
+}
