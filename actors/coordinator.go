@@ -343,8 +343,11 @@ func (a *coordinatorActor) accept(i int, rec messages.EpisodeRecord) {
 	if rec.Status == messages.Abandoned {
 		st.report.Abandoned++
 		st.report.AbandonedBy[rec.Failure.Kind]++
-		a.rt.Log.Warn("episode abandoned", "ref", rec.Ref, "failure", rec.Failure.Error())
+		a.rt.episodeLog(rec.Ref, rec.Attempts).Warn("episode abandoned", "failure", rec.Failure.Kind,
+			"cause", rec.Failure.Cause, "retries", rec.Retries, "fix", FailureFix(rec.Failure.Kind))
 	} else {
+		a.rt.episodeLog(rec.Ref, rec.Attempts).Debug("episode finished", "resolved", rec.Resolved,
+			"stop", rec.Stop, "turns", rec.Turns(), "retries", rec.Retries, "duration", rec.Duration)
 		st.report.Finished++
 		if rec.Resolved {
 			st.report.Resolved++

@@ -228,11 +228,13 @@ func (e *episodeActor) Receive(c actor.Context) {
 		// not count as a sandbox failure.
 		e.stopTimers()
 		e.phase = phaseDone
+		e.rt.episodeLog(e.spec.ref, e.attempt).Info("episode actor restarting after a panic: the next one goes on from its ledger",
+			"restarts", e.ledger.incarnations)
 	case *actor.Stopping:
 		e.stopTimers()
 	case *actor.Stopped:
 	default:
-		e.rt.Log.Warn("episode: unknown message", "ref", e.spec.ref, "type", typeName(m))
+		e.rt.episodeLog(e.spec.ref, e.attempt).Warn("episode: unknown message", "type", typeName(m))
 	}
 }
 
@@ -454,7 +456,8 @@ func (e *episodeActor) failed(c actor.Context, f messages.Failure, retry func(ac
 	}
 	e.rt.observe(Event{Kind: EventRetry, Ref: e.spec.ref, Attempt: e.attempt, Failure: f.Kind})
 	d := e.cfg.Backoff.Delay(e.ledger.retries, e.rng)
-	e.rt.Log.Debug("episode retrying", "ref", e.spec.ref, "failure", f.Error(), "retry", e.ledger.retries, "after", d)
+	e.rt.episodeLog(e.spec.ref, e.attempt).Debug("episode retrying", "failure", f.Kind, "cause", f.Cause,
+		"retry", e.ledger.retries, "of", e.cfg.RetryBudget, "after", d)
 	e.setPhase(phaseBackoff)
 	e.retry = retry
 	e.timers = append(e.timers, e.rt.After(d, e.self, retryNow{seq: e.seq}))

@@ -66,6 +66,6 @@ func (a *gradersActor) grade(c actor.Context, m messages.GradeRequest) {
 			Resolved: v.Resolved, Detail: v.Detail, Elapsed: time.Since(begin)})
 	}, func(p Panic) {
 		a.rt.Send(replyTo, failed("grader panicked: "+p.Error()))
-		a.rt.Log.Error("grader panicked", "ref", m.Ref, "panic", p.Error(), "stack", p.Stack)
+		a.rt.episodeLog(m.Ref, m.Attempt).Error("grader panicked: a bug in the grader", "try", m.Try, "panic", p.Error(), "stack", p.Stack)
 	})
 }

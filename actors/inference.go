@@ -96,7 +96,7 @@ func (t *generateTask) panicked(p Panic) {
 	m := t.msg.(messages.GenerateRequest)
 	t.a.rt.Send(t.replyTo, messages.GenerateFailed{Ref: m.Ref, Attempt: m.Attempt, Turn: m.Turn,
 		Failure: messages.Failure{Kind: messages.FailGenerate, Cause: "policy panicked: " + p.Error()}})
-	t.a.rt.Log.Error("policy panicked", "ref", m.Ref, "panic", p.Error(), "stack", p.Stack)
+	t.a.rt.episodeLog(m.Ref, m.Attempt).Error("policy panicked: a bug in the policy", "turn", m.Turn, "panic", p.Error(), "stack", p.Stack)
 }
 
 func callPolicy(ctx context.Context, p policy.Policy, m messages.GenerateRequest, version int) any {

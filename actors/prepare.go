@@ -75,7 +75,7 @@ func (p *preparer) prepare(iteration int, specs []sandbox.Spec) {
 		p.entries[k] = e
 		p.rt.Go(func() { p.start(e) }, func(pn Panic) {
 			p.finish(e, nil, errors.New("sandbox start panicked: "+pn.Error()))
-			p.rt.Log.Error("prepared sandbox start panicked", "ref", spec.Ref, "panic", pn.Error(), "stack", pn.Stack)
+			p.rt.episodeLog(spec.Ref, spec.Attempt).Error("prepared sandbox start panicked: a bug in the sandbox backend", "panic", pn.Error(), "stack", pn.Stack)
 		})
 	}
 }
@@ -111,7 +111,8 @@ func (p *preparer) release(e *preparedSandbox) {
 		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.CloseTimeout)
 		defer cancel()
 		if err := e.sb.Close(ctx); err != nil {
-			p.rt.Log.Warn("closing an unused prepared sandbox failed", "ref", e.spec.Ref, "error", err)
+			p.rt.episodeLog(e.spec.Ref, e.spec.Attempt).Warn("closing an unused prepared sandbox failed", "error", err,
+				"fix", "remove it by hand if the backend kept it (docker: `docker ps -a`); a docker sandbox goes by itself when its lease ends")
 		}
 	}, nil)
 }

@@ -57,7 +57,7 @@ func (w sandboxWork) put(rt *Runtime, ref messages.EpisodeRef, m any) {
 	select {
 	case w <- m:
 	default:
-		rt.Log.Error("sandbox busy: request dropped", "ref", ref, "message", typeName(m))
+		rt.episodeLog(ref, attemptOf(m)).Error("sandbox busy: request dropped (a bug: an episode sends one request at a time)", "message", typeName(m))
 	}
 }
 
@@ -79,7 +79,8 @@ func (s *sandboxActor) Receive(c actor.Context) {
 		s.rt.Go(func() { s.run(ctx, s.work) }, func(p Panic) {
 			s.rt.Send(s.episode, messages.SandboxFailed{Ref: s.spec.Ref, Attempt: s.spec.Attempt,
 				Failure: messages.Failure{Kind: messages.FailSandboxDied, Retryable: true, Cause: "sandbox worker panicked: " + p.Error()}})
-			s.rt.Log.Error("sandbox worker panicked", "sandbox", self.Id, "panic", p.Error(), "stack", p.Stack)
+			s.rt.episodeLog(s.spec.Ref, s.spec.Attempt).Error("sandbox worker panicked: the attempt is retried with a fresh sandbox",
+				"sandbox", self.Id, "panic", p.Error(), "stack", p.Stack)
 		})
 	case messages.ExecRequest, messages.DiffRequest:
 		s.work.put(s.rt, s.spec.Ref, m) // as if the episode had put it on the queue
@@ -87,7 +88,7 @@ func (s *sandboxActor) Receive(c actor.Context) {
 		s.cancel()
 	case *actor.Stopped:
 	default:
-		s.rt.Log.Warn("sandbox: unknown message", "type", typeName(m))
+		s.rt.episodeLog(s.spec.Ref, s.spec.Attempt).Warn("sandbox: unknown message", "type", typeName(m))
 	}
 }
 
@@ -111,7 +112,8 @@ func (s *sandboxActor) run(ctx context.Context, work <-chan any) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CloseTimeout)
 		defer cancel()
 		if err := sb.Close(cctx); err != nil {
-			s.rt.Log.Warn("sandbox close failed", "ref", ref, "attempt", attempt, "error", err)
+			s.rt.episodeLog(ref, attempt).Warn("sandbox close failed", "error", err,
+				"fix", "remove it by hand if the backend kept it (docker: `docker ps -a`); a docker sandbox goes by itself when its lease ends")
 		}
 	}()
 	s.rt.Send(s.episode, messages.SandboxReady{Ref: ref, Attempt: attempt, Elapsed: time.Since(begin), Prompt: promptOf(sb)})

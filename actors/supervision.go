@@ -43,16 +43,16 @@ func (b *boundedBackoff) HandleFailure(_ *actor.ActorSystem, sup actor.Superviso
 	rs.Fail()
 	n := rs.NumberOfFailures(b.s.Window)
 	if n > b.s.MaxRestarts {
-		b.rt.Log.Error("actor panicked too often, stopping it",
-			"actor", child.Id, "panics", n, "window", b.s.Window, "reason", reason)
+		b.rt.Log.Error("actor panicked too often, stopping it (a bug: the panic lines hold the stack)",
+			supervisionFields(child.Id, msg, "panics", n, "window", b.s.Window, "reason", reason, "message", typeName(msg))...)
 		sup.StopChildren(child)
 		return
 	}
 	b.mu.Lock()
 	d := b.s.Backoff.Delay(n, b.rng)
 	b.mu.Unlock()
-	b.rt.Log.Warn("actor panicked, restarting", "actor", child.Id, "restart", n,
-		"of", b.s.MaxRestarts, "after", d, "reason", reason, "message", typeName(msg))
+	b.rt.Log.Warn("actor panicked, restarting", supervisionFields(child.Id, msg, "restart", n,
+		"of", b.s.MaxRestarts, "after", d, "reason", reason, "message", typeName(msg))...)
 	b.rt.AfterFunc(d, func() { sup.RestartChildren(child) })
 }
 
@@ -61,7 +61,7 @@ func (b *boundedBackoff) HandleFailure(_ *actor.ActorSystem, sup actor.Superviso
 type stopOnPanic struct{ rt *Runtime }
 
 func (s stopOnPanic) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID,
-	_ *actor.RestartStatistics, reason any, _ any) {
-	s.rt.Log.Error("actor panicked, stopping it", "actor", child.Id, "reason", reason)
+	_ *actor.RestartStatistics, reason any, msg any) {
+	s.rt.Log.Error("actor panicked, stopping it", supervisionFields(child.Id, msg, "reason", reason, "message", typeName(msg))...)
 	sup.StopChildren(child)
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/swerl/swerl/actors"
 	"github.com/swerl/swerl/messages"
 )
 
@@ -47,22 +48,10 @@ func nothingFinished(recs []messages.EpisodeRecord) error {
 	return &ErrNothingFinished{Abandoned: len(recs), Kind: top, Count: by[top], Example: example[top]}
 }
 
-// failureFix says what to check for a kind of failure.
+// failureFix says what to check when every episode was abandoned for k.
 func failureFix(k messages.FailureKind) string {
-	switch k {
-	case messages.FailGenerate:
-		return "the policy endpoint failed: check that the server is up and serves the model (--endpoint, --model, --api-key) and read its log"
-	case messages.FailSandboxStart, messages.FailSandboxDied:
-		return "the sandboxes failed: check the backend (--sandbox; for docker: `docker info` and the image, scripts/build-base-image.sh)"
-	case messages.FailGrade:
-		return "the grader failed: check the tasks with `swerl tasks validate FILE`"
-	case messages.FailStale:
-		return "replies came for another policy version: check that the trainer serves each new version before it reports it"
-	case messages.FailCancelled:
+	if k == messages.FailCancelled {
 		return "the run was stopped before any episode ended"
-	case messages.FailNodeLost:
-		return "the cluster's workers were lost while running the episodes: check that `swerl node` runs on the peers and that the head reaches them (--peers, --listen, --advertise)"
-	default:
-		return "see the records' failure causes (records.jsonl)"
 	}
+	return actors.FailureFix(k)
 }

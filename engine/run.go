@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"sync"
@@ -47,6 +49,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
+	// Every line of the run, the actors' included, names it.
+	log = log.With(runFields(cfg.Stage)...)
 	var system *actor.ActorSystem
 	if cfg.Cluster != nil {
 		system = cfg.Cluster.System()
@@ -63,6 +67,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		cfg.Watcher.RunStarted(observe.Run{Stage: cfg.Stage, Iterations: cfg.Iterations,
 			EpisodesPerIteration: cfg.TasksPerIteration * cfg.GroupSize, StartVersion: cfg.StartVersion, Begin: time.Now()})
 	}
+	log.Debug("run started", "iterations", cfg.Iterations, "tasks_per_iteration", cfg.TasksPerIteration,
+		"group_size", cfg.GroupSize, "policy_version", cfg.StartVersion)
 	col := &collector{done: make(chan struct{}), cfg: cfg}
 	gc := actors.GuardianConfig{
 		Coordinator: actors.CoordinatorConfig{
@@ -167,4 +173,17 @@ func (c *collector) result() (Result, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.res, c.err
+}
+
+// runFields are the log fields of a run: "run", a short random id (8 hex digits) that
+// tells apart the runs of one process (a recipe's phases, a restarted rollout), and
+// "stage" when the run has one.
+func runFields(stage string) []any {
+	var b [4]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	kv := []any{"run", hex.EncodeToString(b[:])}
+	if stage != "" {
+		kv = append(kv, "stage", stage)
+	}
+	return kv
 }

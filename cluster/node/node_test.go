@@ -1,13 +1,18 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/swerl/swerl/cluster/wire"
 	"github.com/swerl/swerl/messages"
@@ -55,7 +60,10 @@ func TestWorkerLostMidIteration(t *testing.T) {
 		a, b := r.startWorker("A", 2, ""), r.startWorker("B", 2, "")
 		r.show("A", "B")
 		const tasks, group = 4, 4
-		done := r.start(context.Background(), r.config(tasks, group))
+		cfg := r.config(tasks, group)
+		var logs lockedBuffer
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn, JSONFormat: true})
+		done := r.start(context.Background(), cfg)
 		waitFor(t, time.Minute, "episodes running on A", func() bool { return a.Running() == 2 })
 		lostStarted := a.Stats().Started
 		r.show("B")
@@ -92,6 +100,26 @@ func TestWorkerLostMidIteration(t *testing.T) {
 		}
 		if retried != 2 {
 			t.Errorf("%d records with retries, want the 2 lost episodes'", retried)
+		}
+		// Each placed again is logged with the run, the episode and its new attempt.
+		var lost int
+		for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("not a JSON line: %q", line)
+			}
+			if m["@message"] != "episode's worker lost: placing it again" {
+				continue
+			}
+			lost++
+			ep, _ := m["episode"].(string)
+			if id, _ := m["run"].(string); len(id) != 8 || !strings.HasPrefix(ep, "g") || m["iteration"] != 0.0 ||
+				m["attempt"] != 2.0 || m["worker"] != "A" || m["task"] == nil {
+				t.Errorf("worker-lost line without run, iteration, episode, task, attempt 2 and worker: %s", line)
+			}
+		}
+		if lost != 2 {
+			t.Errorf("%d worker-lost lines, want 2:\n%s", lost, logs.String())
 		}
 		r.waitIdle(t)
 		checkDrained(t, r.head)
@@ -392,4 +420,22 @@ func TestCutOffWorkerGivesItsEpisodesBack(t *testing.T) {
 		}
 		r.waitIdle(t)
 	})
+}
+
+// lockedBuffer is a log sink the run's goroutines write to concurrently.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

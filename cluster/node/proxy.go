@@ -136,7 +136,8 @@ func (p *proxyActor) onLost(c actor.Context, member, cause string) {
 		p.finish(c, rec)
 		return
 	}
-	p.rt.Log.Warn("episode's worker lost: placing it again", "ref", p.spec.Ref, "worker", member, "cause", cause, "attempt", old.Attempt+1)
+	p.rt.Log.Warn("episode's worker lost: placing it again",
+		actors.EpisodeFields(p.spec.Ref, int(old.Attempt)+1, "worker", member, "cause", cause)...)
 	p.lostFrom = member
 	p.place(c)
 }

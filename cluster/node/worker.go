@@ -182,7 +182,7 @@ func (a *agentActor) Receive(c actor.Context) {
 	case *wire.CancelEpisode:
 		k := keyOf(m.Ref.Msg())
 		if e := a.shims[string(k)]; e != nil && e.head == m.Fence.GetHead() && e.attempt == m.Fence.GetAttempt() {
-			w.cfg.Logger.Info("head cancelled an episode", "ref", m.Ref.Msg(), "reason", m.Reason)
+			w.cfg.Logger.Info("head cancelled an episode", actors.EpisodeFields(m.Ref.Msg(), int(e.attempt), "reason", m.Reason)...)
 			w.count(func(s *WorkerStats) { s.Cancelled++ })
 			c.Stop(e.pid)
 		}
@@ -194,10 +194,10 @@ func (a *agentActor) Receive(c actor.Context) {
 			w.mu.Lock()
 			w.running--
 			w.mu.Unlock()
-			w.cfg.Logger.Debug("episode ended", "shim", m.Who.Id)
 		}
 		for k, e := range a.shims {
 			if e.pid.Equal(m.Who) {
+				w.cfg.Logger.Debug("episode ended", actors.EpisodeFields(e.ref, int(e.attempt), "shim", m.Who.Id)...)
 				delete(a.shims, k)
 			}
 		}
@@ -271,7 +271,8 @@ func (a *agentActor) giveBack(c actor.Context, proxy *actor.PID, fence *wire.Fen
 func (a *agentActor) onStart(c actor.Context, m *wire.StartEpisode) {
 	w := a.w
 	if m.Fence.GetHead() == "" || m.Fence.GetHead() != a.head || time.Now().After(a.until) {
-		w.cfg.Logger.Warn("episode from a head whose lease we do not hold: given back", "ref", m.Ref.Msg(), "head", m.Fence.GetHead())
+		w.cfg.Logger.Warn("episode from a head whose lease we do not hold: given back (the head places it again)",
+			actors.EpisodeFields(m.Ref.Msg(), int(m.Fence.GetAttempt()), "head", m.Fence.GetHead())...)
 		a.giveBack(c, actorPID(m.Proxy), m.Fence, m.Ref.Msg(), m.Task.Msg(), "the worker holds no lease of this head")
 		return
 	}
@@ -297,7 +298,7 @@ func (a *agentActor) onStart(c actor.Context, m *wire.StartEpisode) {
 	s := &shimActor{w: w, fence: m.Fence, proxy: actorPID(m.Proxy), spec: spec,
 		cfg: episodeConfig(m.Config, w.cfg.Episode), openErr: err, openKind: kind, pol: pol}
 	pid := c.Spawn(actor.PropsFromProducer(func() actor.Actor { return s }))
-	w.cfg.Logger.Debug("episode started", "ref", spec.Ref, "attempt", m.Fence.Attempt)
+	w.cfg.Logger.Debug("episode started", actors.EpisodeFields(spec.Ref, int(m.Fence.Attempt))...)
 	c.Watch(pid)
 	a.shims[k] = &shimEntry{pid: pid, head: m.Fence.Head, attempt: m.Fence.Attempt, proxy: actorPID(m.Proxy), fence: m.Fence,
 		ref: spec.Ref, task: spec.Task}

@@ -35,7 +35,7 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	opts := engine.TrainOptions{Recipe: r, Out: *out, Progress: stdout, Resume: *resume, Watcher: watch.Watcher, Logger: watch.Log}
+	opts := engine.TrainOptions{Recipe: r, Out: *out, Progress: watch.onScreen(stdout), Resume: *resume, Watcher: watch.Watcher, Logger: watch.Log}
 	if wf.quiet {
 		opts.Progress = nil
 	}

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"errors"
 	"flag"
+	"fmt"
 	"io"
 
 	"github.com/hashicorp/go-hclog"
@@ -27,9 +27,11 @@ func (w *watchFlags) register(fs *flag.FlagSet, ui bool, level string) {
 	if ui {
 		fs.StringVar(&w.uiAddr, "ui", "", "serve the live page at http://ADDR/ (e.g. 127.0.0.1:8080; :0 picks a port)")
 	}
-	fs.BoolVar(&w.quiet, "quiet", false, "no progress on the terminal (logs at warn and above still go to stderr)")
-	fs.StringVar(&w.logFormat, "log-format", "text", "log format on stderr: text or json")
-	fs.StringVar(&w.logLevel, "log-level", level, "log level on stderr: trace, debug, info, warn, error")
+	fs.BoolVar(&w.quiet, "quiet", false, "no progress: neither the live line drawn when stderr is a terminal nor the plain progress lines; "+
+		"errors, the logs that --log-level lets through, and the final summary still print")
+	fs.StringVar(&w.logFormat, "log-format", "text", "format of the logs on stderr: text, or json (one object a line; "+
+		"a run's lines carry its run id, an episode's lines its iteration, episode and attempt)")
+	fs.StringVar(&w.logLevel, "log-level", level, "least level of the logs on stderr: trace, debug, info, warn, error or off")
 }
 
 // watching is what a command runs with: the watcher of its runs, its logger, and the
@@ -38,6 +40,7 @@ type watching struct {
 	Watcher  observe.Watcher
 	Log      hclog.Logger
 	Progress io.Writer
+	line     observe.Watcher // the live progress line on the terminal; nil: none
 	stops    []func()
 }
 
@@ -51,11 +54,21 @@ func (w *watching) Stop() {
 // start validates the flags, starts the servers the flags ask for, and prints their
 // addresses on stderr. name is the logger's name.
 func (w *watchFlags) start(stderr io.Writer, name string) (*watching, error) {
-	log, err := w.logger(stderr, name)
+	out := &watching{}
+	logOut := stderr
+	if !w.quiet {
+		// Logs and plain lines go above the live line, if there is one.
+		out.line, out.Progress = startProgress(stderr)
+		logOut = out.Progress
+	}
+	log, err := w.logger(logOut, name)
 	if err != nil {
 		return nil, err
 	}
-	out := &watching{Log: log}
+	out.Log = log
+	if c, ok := out.line.(io.Closer); ok {
+		out.stops = append(out.stops, func() { c.Close() })
+	}
 	var ws []observe.Watcher
 	if w.metricsAddr != "" {
 		mw, stop, err := startMetrics(w.metricsAddr, stderr, log)
@@ -72,10 +85,7 @@ func (w *watchFlags) start(stderr io.Writer, name string) (*watching, error) {
 		}
 		ws, out.stops = append(ws, uw), append(out.stops, stop)
 	}
-	if !w.quiet {
-		pw, progress := startProgress(stderr)
-		ws, out.Progress = append(ws, pw), progress
-	}
+	ws = append(ws, out.line)
 	out.Watcher = observe.Multi(ws...)
 	return out, nil
 }
@@ -84,7 +94,7 @@ func (w *watchFlags) start(stderr io.Writer, name string) (*watching, error) {
 func (w *watchFlags) logger(stderr io.Writer, name string) (hclog.Logger, error) {
 	level := hclog.LevelFromString(w.logLevel)
 	if level == hclog.NoLevel {
-		return nil, errors.New("--log-level " + w.logLevel + ": use trace, debug, info, warn or error")
+		return nil, fmt.Errorf("--log-level %q: not a level; use trace, debug, info, warn, error or off", w.logLevel)
 	}
 	var json bool
 	switch w.logFormat {
@@ -92,7 +102,7 @@ func (w *watchFlags) logger(stderr io.Writer, name string) (hclog.Logger, error)
 	case "json":
 		json = true
 	default:
-		return nil, errors.New("--log-format " + w.logFormat + ": use text or json")
+		return nil, fmt.Errorf("--log-format %q: not a format; use text or json", w.logFormat)
 	}
 	return hclog.New(&hclog.LoggerOptions{Name: name, Output: stderr, Level: level, JSONFormat: json,
 		TimeFormat: "15:04:05.000"}), nil
