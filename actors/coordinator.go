@@ -346,8 +346,10 @@ func (a *coordinatorActor) accept(i int, rec messages.EpisodeRecord) {
 		a.rt.episodeLog(rec.Ref, rec.Attempts).Warn("episode abandoned", "failure", rec.Failure.Kind,
 			"cause", rec.Failure.Cause, "retries", rec.Retries, "fix", FailureFix(rec.Failure.Kind))
 	} else {
-		a.rt.episodeLog(rec.Ref, rec.Attempts).Debug("episode finished", "resolved", rec.Resolved,
-			"stop", rec.Stop, "turns", rec.Turns(), "retries", rec.Retries, "duration", rec.Duration)
+		if a.rt.Log.IsDebug() { // a line per episode: build its fields only when it is written
+			a.rt.episodeLog(rec.Ref, rec.Attempts).Debug("episode finished", "resolved", rec.Resolved,
+				"stop", rec.Stop, "turns", rec.Turns(), "retries", rec.Retries, "duration", rec.Duration)
+		}
 		st.report.Finished++
 		if rec.Resolved {
 			st.report.Resolved++
