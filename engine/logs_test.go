@@ -1,13 +1,11 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,26 +14,9 @@ import (
 
 	"github.com/swerl/swerl/actors/actorstest"
 	"github.com/swerl/swerl/engine"
+	"github.com/swerl/swerl/internal/syncbuf"
 	"github.com/swerl/swerl/sandbox"
 )
-
-// lockedBuffer is a log sink the run's goroutines write to concurrently.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 var (
 	runID       = regexp.MustCompile(`^[0-9a-f]{8}$`)
@@ -50,7 +31,7 @@ var (
 // (a retry) and when an episode is abandoned (its line names the cause and the fix).
 func TestLogsNameTheRunAndTheEpisode(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var buf lockedBuffer
+		var buf syncbuf.Buffer
 		log := hclog.New(&hclog.LoggerOptions{Name: "swerl", Output: &buf, Level: hclog.Trace, JSONFormat: true})
 		// Every first sandbox crashes at its 2nd command (a retry with a fresh one);
 		// the sandboxes of iteration 1's g0/s0 never start (the episode is abandoned).

@@ -1,12 +1,10 @@
 package node_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/swerl/swerl/cluster/wire"
+	"github.com/swerl/swerl/internal/syncbuf"
 	"github.com/swerl/swerl/messages"
 )
 
@@ -61,7 +60,7 @@ func TestWorkerLostMidIteration(t *testing.T) {
 		r.show("A", "B")
 		const tasks, group = 4, 4
 		cfg := r.config(tasks, group)
-		var logs lockedBuffer
+		var logs syncbuf.Buffer
 		cfg.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn, JSONFormat: true})
 		done := r.start(context.Background(), cfg)
 		waitFor(t, time.Minute, "episodes running on A", func() bool { return a.Running() == 2 })
@@ -420,22 +419,4 @@ func TestCutOffWorkerGivesItsEpisodesBack(t *testing.T) {
 		}
 		r.waitIdle(t)
 	})
-}
-
-// lockedBuffer is a log sink the run's goroutines write to concurrently.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

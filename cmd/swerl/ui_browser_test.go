@@ -16,25 +16,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/swerl/swerl/internal/syncbuf"
 )
-
-// lockedBuffer is a bytes.Buffer the command writes to while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // findBrowser returns Debian's chromium (or another Chrome) from PATH. Without one the
 // test is skipped, unless SWERL_REQUIRE_BROWSER=1 (CI), where it fails.
@@ -109,7 +93,7 @@ func TestLivePageInBrowser(t *testing.T) {
 		args = append(args, "--set", s)
 	}
 	runCtx, stopRun := context.WithCancel(context.Background())
-	var stderr lockedBuffer
+	var stderr syncbuf.Buffer
 	runErr := make(chan error, 1)
 	go func() { runErr <- run(runCtx, args, &bytes.Buffer{}, &stderr) }()
 	defer func() {
