@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/swerl/swerl/engine"
+	"github.com/swerl/swerl/observe/ui"
 )
 
 // metricsStderr is a stderr that the command writes while the test reads it.
@@ -97,15 +98,16 @@ func getMetrics(client *http.Client, url string) (scrape, error) {
 	return p.TextToMetricFamilies(resp.Body)
 }
 
-// TestTrainServesMetrics runs a short `swerl train --metrics-addr 127.0.0.1:0` and
-// scrapes it while it goes: the counters advance between scrapes, the latency
-// histograms fill, and once stage 1 is over its counts agree with metrics.jsonl.
+// TestTrainServesMetrics runs a short `swerl train --metrics-addr 127.0.0.1:0 --ui
+// 127.0.0.1:0` and scrapes it while it goes: the counters advance between scrapes, the
+// latency histograms fill, the live page's state has the run, and once stage 1 is over
+// its counts agree with metrics.jsonl.
 func TestTrainServesMetrics(t *testing.T) {
 	dir := t.TempDir()
 	stderr := &metricsStderr{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	args := []string{"train", "--out", dir, "--metrics-addr", "127.0.0.1:0", "--quiet"}
+	args := []string{"train", "--out", dir, "--metrics-addr", "127.0.0.1:0", "--ui", "127.0.0.1:0", "--quiet"}
 	for _, s := range metricsSmallTrain {
 		args = append(args, "--set", s)
 	}
@@ -175,6 +177,19 @@ func TestTrainServesMetrics(t *testing.T) {
 		t.Fatalf("train ended (%v) before a scrape saw more than %v episodes", runErr, n1)
 	}
 	t.Logf("scrapes: %v then %v episodes", n1, second.sum("swerl_episodes_total", nil))
+	// The live page, served beside the metrics, follows the same run.
+	if m := regexp.MustCompile(`ui: (http://\S+/)\n`).FindStringSubmatch(stderr.String()); m == nil {
+		t.Errorf("no ui address on stderr:\n%s", stderr.String())
+	} else if resp, err := client.Get(m[1] + "api/state"); err != nil {
+		t.Errorf("the live page's state: %v", err)
+	} else {
+		var st ui.State
+		err := json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil || st.Run == nil || st.Seq == 0 {
+			t.Errorf("the live page's state while train runs: %+v (%v)", st, err)
+		}
+	}
 	for name, mf := range first {
 		if mf.GetType() != dto.MetricType_COUNTER || !strings.HasPrefix(name, "swerl_") {
 			continue
