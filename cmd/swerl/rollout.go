@@ -73,6 +73,7 @@ func rolloutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	wf.headLogsAtInfo(fs, &cf)
 	watch, err := wf.start(stderr, "swerl")
 	if err != nil {
 		return fmt.Errorf("rollout: %w", err)

@@ -26,6 +26,7 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	wf.headLogsAtInfo(fs, &cf)
 	watch, err := wf.start(stderr, "swerl")
 	if err != nil {
 		return fmt.Errorf("train: %w", err)

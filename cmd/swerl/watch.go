@@ -31,7 +31,7 @@ func (w *watchFlags) register(fs *flag.FlagSet, ui bool, level string) {
 		"errors, the logs that --log-level lets through, and the final summary still print")
 	fs.StringVar(&w.logFormat, "log-format", "text", "format of the logs on stderr: text, or json (one object a line; "+
 		"a run's lines carry its run id, an episode's lines its iteration, episode and attempt)")
-	fs.StringVar(&w.logLevel, "log-level", level, "least level of the logs on stderr: trace, debug, info, warn, error or off")
+	fs.StringVar(&w.logLevel, "log-level", level, "least level of the logs on stderr: trace, debug, info, warn, error or off (a cluster head, --cluster, defaults to info)")
 }
 
 // watching is what a command runs with: the watcher of its runs, its logger, and the
@@ -88,6 +88,20 @@ func (w *watchFlags) start(stderr io.Writer, name string) (*watching, error) {
 	ws = append(ws, out.line)
 	out.Watcher = observe.Multi(ws...)
 	return out, nil
+}
+
+// headLogsAtInfo makes info the default of --log-level when the command heads a
+// cluster (cf.name set) and the user did not give the flag: a head's membership lines
+// (a worker joined, lost, the cluster's summary) are info, and an operator needs them.
+func (w *watchFlags) headLogsAtInfo(fs *flag.FlagSet, cf *clusterFlags) {
+	if cf.name == "" {
+		return
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "log-level" })
+	if !given {
+		w.logLevel = "info"
+	}
 }
 
 // logger builds the command's hclog logger from --log-format and --log-level.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,5 +141,32 @@ func TestProgressNeedsATerminal(t *testing.T) {
 	defer watch.Stop()
 	if watch.Watcher != nil || watch.onScreen(&buf) != &buf || watch.Progress != pw {
 		t.Fatalf("not a terminal: %+v", watch)
+	}
+}
+
+// A cluster head logs at info unless --log-level says otherwise: its membership lines
+// (a worker joined or lost, the cluster's summary) are info.
+func TestClusterHeadLogsAtInfoByDefault(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "warn"},
+		{[]string{"--cluster", "c1"}, "info"},
+		{[]string{"--cluster", "c1", "--log-level", "error"}, "error"},
+		{[]string{"--log-level", "debug"}, "debug"},
+	} {
+		fs := flag.NewFlagSet("train", flag.ContinueOnError)
+		var cf clusterFlags
+		cf.register(fs, "127.0.0.1:0")
+		var wf watchFlags
+		wf.register(fs, true, "warn")
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		wf.headLogsAtInfo(fs, &cf)
+		if wf.logLevel != c.want {
+			t.Errorf("%v: log level %q, want %q", c.args, wf.logLevel, c.want)
+		}
 	}
 }
