@@ -67,16 +67,10 @@ type CurvePoint struct {
 // (the base and RFT levels). gonum/plot would need a newer gonum than gorgonia pins
 // and a dozen more modules; this chart is a page of stdlib code.
 func LearningCurveSVG(title string, points []CurvePoint, marks map[string]float64) []byte {
-	const w, h, left, right, top, bottom = 720.0, 420.0, 60.0, 130.0, 40.0, 50.0
-	pw, ph := w-left-right, h-top-bottom
 	pts := append([]CurvePoint(nil), points...)
 	sort.SliceStable(pts, func(i, j int) bool { return pts[i].Step < pts[j].Step })
-	maxStep := 1
-	for _, p := range pts {
-		maxStep = max(maxStep, p.Step)
-	}
-	x := func(step int) float64 { return left + pw*float64(step)/float64(maxStep) }
-	y := func(v float64) float64 { return top + ph*(1-math.Max(0, math.Min(1, v))) }
+	ch := newChart(pts)
+	x, y, left, pw := ch.x, ch.y, ch.left, ch.pw
 	colours := map[string]string{"base": "#888888", "rft": "#1f77b4", "stage1": "#2ca02c", "stage2": "#d62728"}
 	colour := func(stage string) string {
 		if c, ok := colours[stage]; ok {
@@ -85,18 +79,7 @@ func LearningCurveSVG(title string, points []CurvePoint, marks map[string]float6
 		return "#9467bd"
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", w, h)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%.0f" y="22" font-size="15">%s</text>`+"\n", left, html.EscapeString(title))
-	for i := 0; i <= 10; i += 2 {
-		v := float64(i) / 10
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eeeeee"/>`+"\n", left, y(v), left+pw, y(v))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%d%%</text>`+"\n", left-6, y(v)+4, i*10)
-	}
-	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", left, top+ph, left+pw, top+ph)
-	fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", left, top, left, top+ph)
-	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">iteration</text>`+"\n", left+pw/2, h-12)
-	fmt.Fprintf(&b, `<text transform="translate(16 %.1f) rotate(-90)" text-anchor="middle">held-out pass@1</text>`+"\n", top+ph/2)
+	ch.frame(&b, title)
 	names := make([]string, 0, len(marks))
 	for k := range marks {
 		names = append(names, k)
@@ -124,6 +107,41 @@ func LearningCurveSVG(title string, points []CurvePoint, marks map[string]float6
 	}
 	b.WriteString("</svg>\n")
 	return b.Bytes()
+}
+
+// chart is the frame of swerl's pass@1 charts: 720 x 420, pass@1 from 0 to 100% up
+// the left, iterations (steps) along the bottom, the right margin for labels.
+type chart struct {
+	w, h, left, right, top, bottom, pw, ph float64
+	maxStep                                int
+}
+
+func newChart(points []CurvePoint) chart {
+	c := chart{w: 720, h: 420, left: 60, right: 130, top: 40, bottom: 50, maxStep: 1}
+	c.pw, c.ph = c.w-c.left-c.right, c.h-c.top-c.bottom
+	for _, p := range points {
+		c.maxStep = max(c.maxStep, p.Step)
+	}
+	return c
+}
+
+func (c chart) x(step int) float64  { return c.left + c.pw*float64(step)/float64(c.maxStep) }
+func (c chart) y(v float64) float64 { return c.top + c.ph*(1-math.Max(0, math.Min(1, v))) }
+
+// frame writes the SVG's opening, the title, the grid and the axes.
+func (c chart) frame(b *bytes.Buffer, title string) {
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", c.w, c.h)
+	fmt.Fprintf(b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(b, `<text x="%.0f" y="22" font-size="15">%s</text>`+"\n", c.left, html.EscapeString(title))
+	for i := 0; i <= 10; i += 2 {
+		v := float64(i) / 10
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eeeeee"/>`+"\n", c.left, c.y(v), c.left+c.pw, c.y(v))
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end">%d%%</text>`+"\n", c.left-6, c.y(v)+4, i*10)
+	}
+	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", c.left, c.top+c.ph, c.left+c.pw, c.top+c.ph)
+	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", c.left, c.top, c.left, c.top+c.ph)
+	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">iteration</text>`+"\n", c.left+c.pw/2, c.h-12)
+	fmt.Fprintf(b, `<text transform="translate(16 %.1f) rotate(-90)" text-anchor="middle">held-out pass@1</text>`+"\n", c.top+c.ph/2)
 }
 
 // TableRow is one line of the paper's Table 1: a model and its held-out rates.
