@@ -11,7 +11,6 @@ import (
 	"github.com/swerl/swerl/engine"
 	"github.com/swerl/swerl/messages"
 	"github.com/swerl/swerl/observe"
-	"github.com/swerl/swerl/sandbox"
 )
 
 // TestWatcherSeesTheRun: a watcher hears of every iteration, every episode's phases in
@@ -20,13 +19,7 @@ import (
 func TestWatcherSeesTheRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// The 2nd command of every first sandbox crashes it: a retry with a fresh one.
-		sb := &actorstest.FakeSandboxes{PerSandbox: func(s sandbox.Spec) actorstest.SandboxKnobs {
-			k := actorstest.SandboxKnobs{Latency: 10 * time.Millisecond}
-			if s.Attempt == 1 {
-				k.FailAtExec = 2
-			}
-			return k
-		}}
+		sb := actorstest.CrashFirstSandboxes(10*time.Millisecond, 2)
 		pol := &actorstest.FakePolicy{Knobs: actorstest.PolicyKnobs{Latency: 20 * time.Millisecond}}
 		cfg := engine.DefaultConfig()
 		cfg.Iterations, cfg.TasksPerIteration, cfg.GroupSize = 2, 3, 2

@@ -137,3 +137,16 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// CrashFirstSandboxes is a factory whose every episode's first sandbox crashes at its
+// n-th command, so that the episode retries in a fresh one, which works. Every command
+// takes latency.
+func CrashFirstSandboxes(latency time.Duration, n int) *FakeSandboxes {
+	return &FakeSandboxes{PerSandbox: func(s sandbox.Spec) SandboxKnobs {
+		k := SandboxKnobs{Latency: latency}
+		if s.Attempt == 1 {
+			k.FailAtExec = n
+		}
+		return k
+	}}
+}

@@ -13,7 +13,6 @@ import (
 	"github.com/swerl/swerl/engine"
 	"github.com/swerl/swerl/messages"
 	"github.com/swerl/swerl/observe/prom"
-	"github.com/swerl/swerl/sandbox"
 )
 
 // TestMetricsMatchAnEngineRun drives a real engine.Run with the fakes (the first
@@ -21,13 +20,7 @@ import (
 // that the metrics agree with the run's records.
 func TestMetricsMatchAnEngineRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		sb := &actorstest.FakeSandboxes{PerSandbox: func(s sandbox.Spec) actorstest.SandboxKnobs {
-			k := actorstest.SandboxKnobs{Latency: 10 * time.Millisecond}
-			if s.Attempt == 1 {
-				k.FailAtExec = 2
-			}
-			return k
-		}}
+		sb := actorstest.CrashFirstSandboxes(10*time.Millisecond, 2)
 		pol := &actorstest.FakePolicy{Knobs: actorstest.PolicyKnobs{Latency: 20 * time.Millisecond}}
 		cfg := engine.DefaultConfig()
 		cfg.Iterations, cfg.TasksPerIteration, cfg.GroupSize = 2, 3, 2
