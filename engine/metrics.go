@@ -16,7 +16,7 @@ import (
 type MetricsLine struct {
 	Time      time.Time `json:"time"`
 	Stage     string    `json:"stage"`
-	Kind      string    `json:"kind"` // "iteration", "eval" or "pretrain_probe"
+	Kind      string    `json:"kind"` // "iteration", "eval", "pretrain_probe" or "rft_data"
 	Step      int       `json:"step"`
 	Iteration int       `json:"iteration"`
 	Version   int       `json:"policy_version"`
@@ -34,7 +34,10 @@ type MetricsLine struct {
 
 	Train *messages.TrainStats `json:"train,omitempty"`
 
-	// A pretraining probe: the traces and tokens trained on so far, the last chunk's loss.
+	// A pretraining probe: which one ("screen" or "confirm"), the traces and tokens
+	// trained on so far, the last chunk's loss. RFT's data: Episodes rollouts gave
+	// Resolved resolved trajectories of Tokens assistant tokens.
+	Probe  string   `json:"probe,omitempty"`
 	Traces int      `json:"traces,omitempty"`
 	Tokens int      `json:"tokens,omitempty"`
 	Loss   *float64 `json:"loss,omitempty"`
@@ -83,10 +86,15 @@ func IterationLine(stage string, step int, r actors.IterationReport) MetricsLine
 }
 
 // PretrainLine records a probe of the base model during pretraining (on training-pool
-// tasks).
-func PretrainLine(traces, tokens int, loss float64, p PassRates) MetricsLine {
-	return MetricsLine{Time: time.Now().UTC(), Stage: "base", Kind: "pretrain_probe", Traces: traces, Tokens: tokens,
+// tasks): probe is "screen" or "confirm".
+func PretrainLine(probe string, traces, tokens int, loss float64, p PassRates) MetricsLine {
+	return MetricsLine{Time: time.Now().UTC(), Stage: "base", Kind: "pretrain_probe", Probe: probe, Traces: traces, Tokens: tokens,
 		Loss: &loss, Pass1: &p.Pass1, PassG: &p.PassG, Episodes: p.Samples}
+}
+
+// RFTLine records what RFT collected: resolved of rollouts, and their assistant tokens.
+func RFTLine(rollouts, resolved, tokens int) MetricsLine {
+	return MetricsLine{Time: time.Now().UTC(), Stage: "rft", Kind: "rft_data", Episodes: rollouts, Resolved: resolved, Tokens: tokens}
 }
 
 // EvalLine records a held-out evaluation.

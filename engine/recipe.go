@@ -48,16 +48,27 @@ type Recipe struct {
 		LR          Knob[float64] `json:"lr"`
 		Batch       Knob[int]     `json:"batch"`
 		TargetPass1 Knob[float64] `json:"target_pass1"`
-		// Pretraining stops at the first probe whose pass@1 reaches TargetPass1: a
-		// probe follows every ProbeEvery traces and rolls out ProbeSamples samples of
-		// ProbeTasks training-pool tasks (never held-out ones).
-		ProbeEvery   Knob[int] `json:"probe_every"`
-		ProbeTasks   Knob[int] `json:"probe_tasks"`
-		ProbeSamples Knob[int] `json:"probe_samples"`
+		// A screening probe follows every ProbeEvery traces and rolls out
+		// ProbeSamples samples of ProbeTasks training-pool tasks (never held-out
+		// ones). When it reaches TargetPass1, a confirmation probe, ConfirmSamples
+		// samples of ConfirmTasks other training-pool tasks, must reach it too for
+		// pretraining to stop: the small probe's error is a large part of the target,
+		// and stopping at its first high reading picks a lucky one. ConfirmTasks 0
+		// stops at the first screening probe that reaches the target (the old rule).
+		ProbeEvery     Knob[int] `json:"probe_every"`
+		ProbeTasks     Knob[int] `json:"probe_tasks"`
+		ProbeSamples   Knob[int] `json:"probe_samples"`
+		ConfirmTasks   Knob[int] `json:"confirm_tasks"`
+		ConfirmSamples Knob[int] `json:"confirm_samples"`
 	} `json:"pretrain"`
 	RFT struct {
+		// RFT collects in rounds of Samples rollouts of Tasks training-pool tasks
+		// (new tasks each round) until it holds MinResolved resolved trajectories or
+		// has spent MaxRollouts rollouts. MinResolved 0 collects one round.
 		Tasks            Knob[int]     `json:"tasks"`
 		Samples          Knob[int]     `json:"samples"`
+		MinResolved      Knob[int]     `json:"min_resolved"`
+		MaxRollouts      Knob[int]     `json:"max_rollouts"`
 		Epochs           Knob[int]     `json:"epochs"`
 		LR               Knob[float64] `json:"lr"`
 		WeightDecay      Knob[float64] `json:"weight_decay"`
@@ -193,8 +204,17 @@ func (r Recipe) Validate() error {
 	if t := r.Pretrain.TargetPass1.Ours; t <= 0 || t > 1 {
 		bad("pretrain.target_pass1 = %v: want a fraction in (0, 1]", t)
 	}
+	if p := r.Pretrain; p.ConfirmTasks.Ours < 0 || (p.ConfirmTasks.Ours > 0 && p.ConfirmSamples.Ours < 1) {
+		bad("pretrain.confirm_tasks = %d, confirm_samples = %d: want confirm_tasks 0 (no confirmation probe) or both positive", p.ConfirmTasks.Ours, p.ConfirmSamples.Ours)
+	}
+	if p := r.Pretrain; p.ProbeTasks.Ours+p.ConfirmTasks.Ours > r.World.TrainTasks.Ours {
+		bad("pretrain.probe_tasks + confirm_tasks = %d: more than world.train_tasks (%d); the two probes use different tasks", p.ProbeTasks.Ours+p.ConfirmTasks.Ours, r.World.TrainTasks.Ours)
+	}
 	if r.RFT.Samples.Ours < 1 || r.RFT.Tasks.Ours < 1 {
 		bad("rft.tasks and rft.samples must be positive")
+	}
+	if f := r.RFT; f.MinResolved.Ours < 0 || (f.MinResolved.Ours > 0 && f.MaxRollouts.Ours < f.Tasks.Ours*f.Samples.Ours) {
+		bad("rft.min_resolved = %d, max_rollouts = %d: want min_resolved 0 (one round), or max_rollouts at least one round (tasks x samples = %d)", f.MinResolved.Ours, f.MaxRollouts.Ours, f.Tasks.Ours*f.Samples.Ours)
 	}
 	for name, s := range map[string]RLStage{"stage1": r.Stage1, "stage2": r.Stage2} {
 		switch {

@@ -72,6 +72,16 @@ type recipeRun struct {
 	lastEval  PassRates // the latest held-out evaluation, of lastStage at lastStep
 	lastStage string
 	lastStep  int
+
+	// collect rolls tasks out g times each with the current model, learning nothing,
+	// for the pretraining probes and RFT's data (collectRollouts; tests script it).
+	collect func(ctx context.Context, stage string, tasks []sim.Task, g, turnCap int, seed uint64) ([]messages.EpisodeRecord, error)
+}
+
+// collectRollouts is collect through the actor engine.
+func (rr *recipeRun) collectRollouts(ctx context.Context, stage string, tasks []sim.Task, g, turnCap int, seed uint64) ([]messages.EpisodeRecord, error) {
+	it, err := rr.rollouts(ctx, stage, tasks, g, turnCap, 0, seed, false)
+	return it.Records, err
 }
 
 func (rr *recipeRun) say(format string, args ...any) {
@@ -99,34 +109,11 @@ func Train(ctx context.Context, opts TrainOptions) (TrainResult, error) {
 		return TrainResult{}, err
 	}
 	defer metrics.Close()
-	world, err := simPreset(r.World.Preset)
+	rr, err := newRecipeRun(opts, metrics)
 	if err != nil {
 		return TrainResult{}, err
 	}
-	world.Seed = r.Seed
-	pool := sim.Generate(world, r.World.TrainTasks.Ours)
-	held := world
-	held.Seed = r.Seed + 1_000_003 // disjoint from the training pool
-	tok := tiny.NewTokenizer(sim.Vocab())
-	mcfg := tiny.DefaultConfig()
-	mcfg.Seed = r.Seed
-	if m := r.Model; m.Window.Ours > 0 {
-		mcfg.Window, mcfg.Dim, mcfg.Heads, mcfg.Hidden = m.Window.Ours, m.Dim.Ours, m.Heads.Ours, m.Hidden.Ours
-	}
-	model, err := tiny.New(mcfg, tok)
-	if err != nil {
-		return TrainResult{}, err
-	}
-	tcfg := tiny.DefaultTrainConfig()
-	tcfg.Seed = r.Seed
-	trainer, err := tiny.NewTrainer(model, tcfg)
-	if err != nil {
-		return TrainResult{}, err
-	}
-	rr := &recipeRun{opts: opts, r: r, model: model, trainer: trainer, pool: pool,
-		heldOut: sim.Generate(held, r.HeldOut.Tasks.Ours), sims: []sim.Config{world, held}, metrics: metrics, begin: time.Now(),
-		pol: tiny.NewPolicy(model, tiny.PolicyConfig{Seed: r.Seed, MaxBatch: 256})}
-	rr.say("SimSWE %s: %d training tasks, %d held-out; tiny model %d parameters", r.World.Preset, len(pool), len(rr.heldOut), model.NumParams())
+	rr.say("SimSWE %s: %d training tasks, %d held-out; tiny model %d parameters", r.World.Preset, len(rr.pool), len(rr.heldOut), rr.model.NumParams())
 
 	var res TrainResult
 	row := func(name, stage string) error {
@@ -194,6 +181,42 @@ func Train(ctx context.Context, opts TrainOptions) (TrainResult, error) {
 	return res, nil
 }
 
+// newRecipeRun builds the recipe's world (the training pool and the held-out tasks),
+// the tiny model, its trainer and its policy.
+func newRecipeRun(opts TrainOptions, metrics *MetricsFile) (*recipeRun, error) {
+	r := opts.Recipe
+	world, err := simPreset(r.World.Preset)
+	if err != nil {
+		return nil, err
+	}
+	world.Seed = r.Seed
+	pool := sim.Generate(world, r.World.TrainTasks.Ours)
+	held := world
+	held.Seed = r.Seed + 1_000_003 // disjoint from the training pool
+	tok := tiny.NewTokenizer(sim.Vocab())
+	mcfg := tiny.DefaultConfig()
+	mcfg.Seed = r.Seed
+	if m := r.Model; m.Window.Ours > 0 {
+		mcfg.Window, mcfg.Dim, mcfg.Heads, mcfg.Hidden = m.Window.Ours, m.Dim.Ours, m.Heads.Ours, m.Hidden.Ours
+	}
+	model, err := tiny.New(mcfg, tok)
+	if err != nil {
+		return nil, err
+	}
+	tcfg := tiny.DefaultTrainConfig()
+	tcfg.Seed = r.Seed
+	trainer, err := tiny.NewTrainer(model, tcfg)
+	if err != nil {
+		return nil, err
+	}
+	rr := &recipeRun{opts: opts, r: r, model: model, trainer: trainer, pool: pool,
+		heldOut: sim.Generate(held, r.HeldOut.Tasks.Ours), sims: []sim.Config{world, held}, metrics: metrics, begin: time.Now(),
+
+		pol: tiny.NewPolicy(model, tiny.PolicyConfig{Seed: r.Seed, MaxBatch: 256})}
+	rr.collect = rr.collectRollouts
+	return rr, nil
+}
+
 func simPreset(name string) (sim.Config, error) {
 	switch name {
 	case "easy":
@@ -259,10 +282,13 @@ func (rr *recipeRun) evaluate(ctx context.Context, stage string) (PassRates, err
 }
 
 // pretrain makes the weak base model (PAPER.md starts from a model that resolves about
-// 10%): SFT on noisy expert traces, probe_every traces at a time, until a probe of
-// pass@1 on training-pool tasks reaches target_pass1 or the traces (times epochs) run
-// out. Stopping at a measured rate rather than after a fixed budget keeps the base
-// where the recipe wants it whatever the seed.
+// 10%): SFT on noisy expert traces, probe_every traces at a time, until pass@1 on
+// training-pool tasks reaches target_pass1 or the traces (times epochs) run out. A
+// small screening probe follows each chunk; when it reads the target, a larger
+// confirmation probe on other tasks must read it too (confirm_tasks 0: the screening
+// probe alone decides). Stopping at a measured rate rather than after a fixed budget
+// keeps the base where the recipe wants it whatever the seed, and confirming it keeps
+// one lucky reading of a noisy probe from stopping too early.
 func (rr *recipeRun) pretrain(ctx context.Context) error {
 	pt := rr.r.Pretrain
 	noisy := sim.Noisy{P: pt.Noise.Ours, Seed: rr.r.Seed}
@@ -283,7 +309,9 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 	if err := rr.trainer.SetConfig(cfg); err != nil {
 		return err
 	}
-	probe := rr.pool[len(rr.pool)-min(pt.ProbeTasks.Ours, len(rr.pool)):]
+	n := len(rr.pool)
+	screen := rr.pool[n-min(pt.ProbeTasks.Ours, n):]
+	confirm := rr.pool[max(0, n-len(screen)-pt.ConfirmTasks.Ours) : n-len(screen)]
 	seen, tokens := 0, 0
 	for e := 0; e < pt.Epochs.Ours; e++ {
 		for at := 0; at < len(recs); at += pt.ProbeEvery.Ours {
@@ -293,40 +321,80 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 				return err
 			}
 			seen, tokens = seen+len(chunk), tokens+st.Tokens
-			it, err := rr.rollouts(ctx, "pretrain_probe", probe, pt.ProbeSamples.Ours, rr.r.HeldOut.TurnCap.Ours, 0, rr.r.Seed+3, false)
+			recs, err := rr.collect(ctx, "pretrain_probe", screen, pt.ProbeSamples.Ours, rr.r.HeldOut.TurnCap.Ours, rr.r.Seed+3)
 			if err != nil {
 				return err
 			}
-			p := Pass(it.Records)
+			p := Pass(recs)
 			rr.say("  pretrain: %d traces (%d tokens), loss %.3f, probe pass@1 %.1f%%", seen, tokens, st.Loss, 100*p.Pass1)
-			if err := rr.metrics.Write(PretrainLine(seen, tokens, st.Loss, p)); err != nil {
+			if err := rr.metrics.Write(PretrainLine("screen", seen, tokens, st.Loss, p)); err != nil {
 				return err
 			}
-			if p.Pass1 >= pt.TargetPass1.Ours {
+			if p.Pass1 < pt.TargetPass1.Ours {
+				continue
+			}
+			if len(confirm) == 0 {
+				return nil
+			}
+			recs, err = rr.collect(ctx, "pretrain_probe", confirm, pt.ConfirmSamples.Ours, rr.r.HeldOut.TurnCap.Ours, rr.r.Seed+5)
+			if err != nil {
+				return err
+			}
+			c := Pass(recs)
+			verdict := "below the target: pretraining goes on"
+			if c.Pass1 >= pt.TargetPass1.Ours {
+				verdict = "confirmed"
+			}
+			rr.say("  pretrain: confirmation probe (%d tasks x %d) pass@1 %.1f%%, %s", len(confirm), pt.ConfirmSamples.Ours, 100*c.Pass1, verdict)
+			if err := rr.metrics.Write(PretrainLine("confirm", seen, tokens, st.Loss, c)); err != nil {
+				return err
+			}
+			if c.Pass1 >= pt.TargetPass1.Ours {
 				return nil
 			}
 		}
 	}
-	rr.say("  pretrain: the traces ran out before the probe reached %.0f%%", 100*pt.TargetPass1.Ours)
+	rr.say("  pretrain: the traces ran out before a probe confirmed %.0f%%", 100*pt.TargetPass1.Ours)
 	return nil
 }
 
 // rft samples G rollouts per task, keeps the resolved ones, and fine-tunes on them
-// with format-error turns masked (PAPER.md, Phase 1).
+// with format-error turns masked (PAPER.md, Phase 1). It collects round by round, on
+// new training-pool tasks each round, until it holds min_resolved resolved
+// trajectories or has spent max_rollouts: a fixed number of rollouts gives a weak base
+// too few to learn from.
 func (rr *recipeRun) rft(ctx context.Context) error {
 	f := rr.r.RFT
-	tasks := rr.pool[:min(f.Tasks.Ours, len(rr.pool))]
-	it, err := rr.rollouts(ctx, "rft_collect", tasks, f.Samples.Ours, rr.r.Stage1.TurnCap.Ours, 0, rr.r.Seed+11, false)
-	if err != nil {
-		return err
-	}
 	var keep []messages.EpisodeRecord
-	for _, rec := range it.Records {
-		if rec.Status == messages.Finished && rec.Resolved {
-			keep = append(keep, rec)
+	rollouts, tokens := 0, 0
+	for round := 0; ; round++ {
+		per := min(f.Tasks.Ours, len(rr.pool))
+		tasks := make([]sim.Task, per)
+		for i := range tasks {
+			tasks[i] = rr.pool[(round*per+i)%len(rr.pool)]
+		}
+		recs, err := rr.collect(ctx, "rft_collect", tasks, f.Samples.Ours, rr.r.Stage1.TurnCap.Ours, rr.r.Seed+11+7919*uint64(round))
+		if err != nil {
+			return err
+		}
+		rollouts += len(recs)
+		for _, rec := range recs {
+			if rec.Status == messages.Finished && rec.Resolved {
+				keep = append(keep, rec)
+				tokens += rec.AssistantTokens()
+			}
+		}
+		rr.say("  RFT data: %d resolved of %d rollouts (%d assistant tokens)", len(keep), rollouts, tokens)
+		if len(keep) >= f.MinResolved.Ours || rollouts+len(tasks)*f.Samples.Ours > f.MaxRollouts.Ours || round+1 >= len(rr.pool)/per {
+			break
 		}
 	}
-	rr.say("  RFT data: %d resolved of %d rollouts", len(keep), len(it.Records))
+	if len(keep) < f.MinResolved.Ours {
+		rr.say("  RFT: %d resolved is fewer than min_resolved (%d) within max_rollouts (%d); fine-tuning on what there is", len(keep), f.MinResolved.Ours, f.MaxRollouts.Ours)
+	}
+	if err := rr.metrics.Write(RFTLine(rollouts, len(keep), tokens)); err != nil {
+		return err
+	}
 	if len(keep) == 0 {
 		rr.say("  RFT: nothing to fine-tune on (the base model resolved no task); the model is unchanged")
 		return nil

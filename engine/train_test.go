@@ -18,7 +18,8 @@ func smallRecipe() Recipe {
 	r.Model.Window.Ours, r.Model.Dim.Ours, r.Model.Hidden.Ours = 24, 16, 32
 	r.Pretrain.Traces.Ours, r.Pretrain.Epochs.Ours = 12, 1
 	r.Pretrain.ProbeTasks.Ours, r.Pretrain.ProbeSamples.Ours = 4, 2
-	r.RFT.Tasks.Ours, r.RFT.Samples.Ours = 4, 2
+	r.Pretrain.ConfirmTasks.Ours, r.Pretrain.ConfirmSamples.Ours = 8, 2
+	r.RFT.Tasks.Ours, r.RFT.Samples.Ours, r.RFT.MinResolved.Ours, r.RFT.MaxRollouts.Ours = 4, 2, 4, 24
 	for _, s := range []*RLStage{&r.Stage1, &r.Stage2} {
 		s.Iterations.Ours, s.TasksPerIteration.Ours, s.GroupSize.Ours, s.TurnCap.Ours = 1, 3, 2, 12
 	}

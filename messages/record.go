@@ -50,6 +50,15 @@ type EpisodeRecord struct {
 // Turns is the number of turns the agent took.
 func (r EpisodeRecord) Turns() int { return r.Transcript.Len() }
 
+// AssistantTokens is the number of assistant tokens over all the record's turns.
+func (r EpisodeRecord) AssistantTokens() int {
+	n := 0
+	for _, t := range r.Transcript.Turns() {
+		n += t.NumTokens()
+	}
+	return n
+}
+
 // WithAdvantage returns a copy of r carrying advantage a.
 func (r EpisodeRecord) WithAdvantage(a float64) EpisodeRecord {
 	r.Advantage = a

@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/swerl/swerl/messages"
+	"github.com/swerl/swerl/sim"
+)
+
+// scriptedRollouts replaces a recipe run's rollouts for the pretraining probes and RFT's data:
+// each call resolves the next fraction of its script (the first ones of its records),
+// and the calls are kept, so a test reads what the stages decided from given readings.
+type scriptedRollouts struct {
+	t     *testing.T
+	fracs map[string][]float64 // by kind: "screen", "confirm", "rft_collect"
+	calls []scriptedCall
+
+	progress *strings.Builder // the run's progress lines
+}
+
+type scriptedCall struct {
+	kind  string
+	tasks []string
+	g     int
+}
+
+func (s *scriptedRollouts) collect(ctx context.Context, stage string, tasks []sim.Task, g, turnCap int, seed uint64) ([]messages.EpisodeRecord, error) {
+	kind := stage
+	if stage == "pretrain_probe" {
+		kind = "screen"
+		if len(tasks) == scriptedConfirmTasks {
+			kind = "confirm"
+		}
+	}
+	if len(s.fracs[kind]) == 0 {
+		s.t.Fatalf("%s call %d: the script has no reading left", kind, len(s.calls)+1)
+	}
+	frac := s.fracs[kind][0]
+	s.fracs[kind] = s.fracs[kind][1:]
+	c := scriptedCall{kind: kind, g: g}
+	var recs []messages.EpisodeRecord
+	k := int(frac*float64(len(tasks)*g) + 0.5)
+	for i, task := range tasks {
+		c.tasks = append(c.tasks, task.ID)
+		for j := 0; j < g; j++ {
+			ref := messages.EpisodeRef{Group: i, Sample: j, TaskID: task.ID}
+			rec := messages.EpisodeRecord{Ref: ref, Task: task.TaskRef(), Status: messages.Finished}
+			if len(recs) < k {
+				ep, err := sim.RunEpisode(ctx, sim.Noisy{}, task, ref, turnCap)
+				if err != nil {
+					return nil, err
+				}
+				rec.Transcript, rec.Patch, rec.Resolved = ep.Transcript, ep.Patch, true
+			}
+			recs = append(recs, rec)
+		}
+	}
+	s.calls = append(s.calls, c)
+	return recs, nil
+}
+
+func (s *scriptedRollouts) kinds() []string {
+	var ks []string
+	for _, c := range s.calls {
+		ks = append(ks, c.kind)
+	}
+	return ks
+}
+
+const scriptedConfirmTasks = 8
+
+// rulesRun is a recipe run over smallRecipe whose rollouts follow fracs.
+func rulesRun(t *testing.T, r Recipe, fracs map[string][]float64) (*recipeRun, *scriptedRollouts, string) {
+	t.Helper()
+	var progress strings.Builder
+	out := t.TempDir()
+	m, err := OpenMetrics(filepath.Join(out, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := newRecipeRun(TrainOptions{Recipe: r, Out: out, Progress: &progress}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scriptedRollouts{t: t, fracs: fracs}
+	rr.collect = s.collect
+	s.progress = &progress
+	return rr, s, out
+}
+
+func rulesRecipe() Recipe {
+	r := smallRecipe()
+	r.Pretrain.Traces.Ours, r.Pretrain.ProbeEvery.Ours, r.Pretrain.TargetPass1.Ours = 60, 10, 0.5
+	r.Pretrain.ConfirmTasks.Ours, r.Pretrain.ConfirmSamples.Ours = scriptedConfirmTasks, 2
+	return r
+}
+
+// Pretraining stops only when a confirmation probe on other tasks reads the target
+// too: a screening probe's lucky reading alone does not stop it. With confirm_tasks 0
+// (the old rule) the first screening probe at the target stops it.
+func TestPretrainStopsOnAConfirmedTarget(t *testing.T) {
+	fracs := func() map[string][]float64 {
+		return map[string][]float64{"screen": {0, 0.5, 0.25, 0.75, 0.5, 0}, "confirm": {0.25, 0.5}}
+	}
+	rr, s, out := rulesRun(t, rulesRecipe(), fracs())
+	if err := rr.pretrain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"screen", "screen", "confirm", "screen", "screen", "confirm"}
+	if got := s.kinds(); !slices.Equal(got, want) {
+		t.Fatalf("probes: %v, want %v (stop at the second confirmation)", got, want)
+	}
+	var probes []string
+	for _, l := range metricLines(t, out) {
+		if l.Kind == "pretrain_probe" {
+			probes = append(probes, fmt.Sprintf("%s@%d", l.Probe, l.Traces))
+		}
+	}
+	if want := []string{"screen@10", "screen@20", "confirm@20", "screen@30", "screen@40", "confirm@40"}; !slices.Equal(probes, want) {
+		t.Errorf("metrics probes: %v, want %v", probes, want)
+	}
+	for _, id := range s.calls[2].tasks {
+		if slices.Contains(s.calls[0].tasks, id) {
+			t.Errorf("task %s is in both the screening and the confirmation probe", id)
+		}
+	}
+
+	old := rulesRecipe()
+	old.Pretrain.ConfirmTasks.Ours = 0
+	rr, s, _ = rulesRun(t, old, fracs())
+	if err := rr.pretrain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.kinds(); !slices.Equal(got, []string{"screen", "screen"}) {
+		t.Errorf("old rule: probes %v, want it to stop at the first screening probe at the target", got)
+	}
+}
+
+// RFT collects round after round, on new tasks, until it holds min_resolved resolved
+// trajectories; max_rollouts caps it; min_resolved 0 is one round.
+func TestRFTCollectsUntilEnoughResolved(t *testing.T) {
+	for _, c := range []struct {
+		name                 string
+		minResolved, maxRoll int
+		frac                 float64
+		rounds, resolved     int
+	}{
+		{"enough after three rounds", 5, 40, 0.25, 3, 6},
+		{"capped", 5, 16, 0.125, 2, 2},
+		{"one round", 0, 8, 0.25, 1, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := rulesRecipe()
+			r.RFT.Tasks.Ours, r.RFT.Samples.Ours, r.RFT.Epochs.Ours = 4, 2, 1
+			r.RFT.MinResolved.Ours, r.RFT.MaxRollouts.Ours = c.minResolved, c.maxRoll
+			rr, s, out := rulesRun(t, r, map[string][]float64{"rft_collect": {c.frac, c.frac, c.frac, c.frac, c.frac}})
+			if err := rr.rft(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.calls) != c.rounds {
+				t.Fatalf("%d rounds, want %d", len(s.calls), c.rounds)
+			}
+			seen := map[string]bool{}
+			for _, call := range s.calls {
+				for _, id := range call.tasks {
+					if seen[id] {
+						t.Errorf("task %s collected in two rounds", id)
+					}
+					seen[id] = true
+				}
+			}
+			var data []MetricsLine
+			for _, l := range metricLines(t, out) {
+				if l.Kind == "rft_data" {
+					data = append(data, l)
+				}
+			}
+			if len(data) != 1 || data[0].Resolved != c.resolved || data[0].Episodes != 8*c.rounds {
+				t.Errorf("rft_data lines: %+v, want one with %d resolved of %d", data, c.resolved, 8*c.rounds)
+			}
+			if !strings.Contains(s.progress.String(), "RFT epoch 1:") {
+				t.Errorf("RFT did not fine-tune on what it collected:\n%s", s.progress)
+			}
+		})
+	}
+}
