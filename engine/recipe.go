@@ -60,6 +60,10 @@ type Recipe struct {
 		ProbeSamples   Knob[int] `json:"probe_samples"`
 		ConfirmTasks   Knob[int] `json:"confirm_tasks"`
 		ConfirmSamples Knob[int] `json:"confirm_samples"`
+		// A confirmed reading above CeilingPass1 (0: no ceiling) undoes the last
+		// chunk and goes on in chunks a quarter the size, down to MinProbeEvery.
+		CeilingPass1  Knob[float64] `json:"ceiling_pass1"`
+		MinProbeEvery Knob[int]     `json:"min_probe_every"`
 	} `json:"pretrain"`
 	RFT struct {
 		// RFT collects in rounds of Samples rollouts of Tasks training-pool tasks
@@ -206,6 +210,9 @@ func (r Recipe) Validate() error {
 	}
 	if p := r.Pretrain; p.ConfirmTasks.Ours < 0 || (p.ConfirmTasks.Ours > 0 && p.ConfirmSamples.Ours < 1) {
 		bad("pretrain.confirm_tasks = %d, confirm_samples = %d: want confirm_tasks 0 (no confirmation probe) or both positive", p.ConfirmTasks.Ours, p.ConfirmSamples.Ours)
+	}
+	if p := r.Pretrain; p.CeilingPass1.Ours != 0 && (p.CeilingPass1.Ours < p.TargetPass1.Ours || p.CeilingPass1.Ours > 1 || p.MinProbeEvery.Ours < 1) {
+		bad("pretrain.ceiling_pass1 = %v, min_probe_every = %d: want ceiling 0 (none) or between target_pass1 (%v) and 1, with min_probe_every positive", p.CeilingPass1.Ours, p.MinProbeEvery.Ours, p.TargetPass1.Ours)
 	}
 	if p := r.Pretrain; p.ProbeTasks.Ours+p.ConfirmTasks.Ours > r.World.TrainTasks.Ours {
 		bad("pretrain.probe_tasks + confirm_tasks = %d: more than world.train_tasks (%d); the two probes use different tasks", p.ProbeTasks.Ours+p.ConfirmTasks.Ours, r.World.TrainTasks.Ours)

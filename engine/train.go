@@ -286,9 +286,11 @@ func (rr *recipeRun) evaluate(ctx context.Context, stage string) (PassRates, err
 // training-pool tasks reaches target_pass1 or the traces (times epochs) run out. A
 // small screening probe follows each chunk; when it reads the target, a larger
 // confirmation probe on other tasks must read it too (confirm_tasks 0: the screening
-// probe alone decides). Stopping at a measured rate rather than after a fixed budget
-// keeps the base where the recipe wants it whatever the seed, and confirming it keeps
-// one lucky reading of a noisy probe from stopping too early.
+// probe alone decides), and a confirmed reading above ceiling_pass1 undoes the chunk
+// and walks its traces again in smaller chunks. Stopping at a measured rate rather
+// than after a fixed budget keeps the base where the recipe wants it whatever the
+// seed; confirming it keeps one lucky reading of a noisy probe from stopping too early,
+// and the ceiling keeps a leap of the rate within one chunk from overshooting.
 func (rr *recipeRun) pretrain(ctx context.Context) error {
 	pt := rr.r.Pretrain
 	noisy := sim.Noisy{P: pt.Noise.Ours, Seed: rr.r.Seed}
@@ -312,47 +314,73 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 	n := len(rr.pool)
 	screen := rr.pool[n-min(pt.ProbeTasks.Ours, n):]
 	confirm := rr.pool[max(0, n-len(screen)-pt.ConfirmTasks.Ours) : n-len(screen)]
-	seen, tokens := 0, 0
-	for e := 0; e < pt.Epochs.Ours; e++ {
-		for at := 0; at < len(recs); at += pt.ProbeEvery.Ours {
-			chunk := recs[at:min(at+pt.ProbeEvery.Ours, len(recs))]
-			st, err := rr.trainer.SFT(ctx, chunk)
+	// Before each chunk the trainer is saved, so that a confirmed reading above the
+	// ceiling can go back to it and walk the same traces in smaller chunks: the probe
+	// rate can leap within one chunk (the tiny model learns to copy a line at once).
+	prev := filepath.Join(rr.opts.Out, "checkpoints", "pretrain-previous.ckpt")
+	defer os.Remove(prev)
+	every, seen, tokens := pt.ProbeEvery.Ours, 0, 0
+	total := pt.Epochs.Ours * len(recs)
+	for seen < total {
+		if err := rr.trainer.Save(prev); err != nil {
+			return fmt.Errorf("pretraining checkpoint: %w", err)
+		}
+		var chunk []messages.EpisodeRecord
+		for i := seen; i < min(seen+every, total); i++ {
+			chunk = append(chunk, recs[i%len(recs)])
+		}
+		st, err := rr.trainer.SFT(ctx, chunk)
+		if err != nil {
+			return err
+		}
+		seen, tokens = seen+len(chunk), tokens+st.Tokens
+		probed, err := rr.collect(ctx, "pretrain_probe", screen, pt.ProbeSamples.Ours, rr.r.HeldOut.TurnCap.Ours, rr.r.Seed+3)
+		if err != nil {
+			return err
+		}
+		p := Pass(probed)
+		rr.say("  pretrain: %d traces (%d tokens), loss %.3f, probe pass@1 %.1f%%", seen, tokens, st.Loss, 100*p.Pass1)
+		if err := rr.metrics.Write(PretrainLine("screen", seen, tokens, st.Loss, p)); err != nil {
+			return err
+		}
+		if p.Pass1 < pt.TargetPass1.Ours {
+			continue
+		}
+		c := p
+		if len(confirm) > 0 {
+			probed, err = rr.collect(ctx, "pretrain_probe", confirm, pt.ConfirmSamples.Ours, rr.r.HeldOut.TurnCap.Ours, rr.r.Seed+5)
 			if err != nil {
 				return err
 			}
-			seen, tokens = seen+len(chunk), tokens+st.Tokens
-			recs, err := rr.collect(ctx, "pretrain_probe", screen, pt.ProbeSamples.Ours, rr.r.HeldOut.TurnCap.Ours, rr.r.Seed+3)
-			if err != nil {
-				return err
-			}
-			p := Pass(recs)
-			rr.say("  pretrain: %d traces (%d tokens), loss %.3f, probe pass@1 %.1f%%", seen, tokens, st.Loss, 100*p.Pass1)
-			if err := rr.metrics.Write(PretrainLine("screen", seen, tokens, st.Loss, p)); err != nil {
-				return err
-			}
-			if p.Pass1 < pt.TargetPass1.Ours {
-				continue
-			}
-			if len(confirm) == 0 {
-				return nil
-			}
-			recs, err = rr.collect(ctx, "pretrain_probe", confirm, pt.ConfirmSamples.Ours, rr.r.HeldOut.TurnCap.Ours, rr.r.Seed+5)
-			if err != nil {
-				return err
-			}
-			c := Pass(recs)
-			verdict := "below the target: pretraining goes on"
-			if c.Pass1 >= pt.TargetPass1.Ours {
-				verdict = "confirmed"
-			}
-			rr.say("  pretrain: confirmation probe (%d tasks x %d) pass@1 %.1f%%, %s", len(confirm), pt.ConfirmSamples.Ours, 100*c.Pass1, verdict)
+			c = Pass(probed)
 			if err := rr.metrics.Write(PretrainLine("confirm", seen, tokens, st.Loss, c)); err != nil {
 				return err
 			}
-			if c.Pass1 >= pt.TargetPass1.Ours {
-				return nil
-			}
 		}
+		ceiling := pt.CeilingPass1.Ours
+		switch {
+		case c.Pass1 < pt.TargetPass1.Ours:
+			rr.say("  pretrain: confirmation probe (%d tasks x %d) pass@1 %.1f%%, below the target: pretraining goes on", len(confirm), pt.ConfirmSamples.Ours, 100*c.Pass1)
+			continue
+		case ceiling > 0 && c.Pass1 > ceiling && every > pt.MinProbeEvery.Ours:
+			smaller := max(pt.MinProbeEvery.Ours, every/4)
+			rr.say("  pretrain: probe pass@1 %.1f%% is over the ceiling %.0f%%: back to %d traces, on in chunks of %d", 100*c.Pass1, 100*ceiling, seen-len(chunk), smaller)
+			if err := rr.trainer.Load(prev); err != nil {
+				return fmt.Errorf("pretraining checkpoint: %w", err)
+			}
+			seen, tokens, every = seen-len(chunk), tokens-st.Tokens, smaller
+			if err := rr.metrics.Write(PretrainLine("rollback", seen, tokens, st.Loss, c)); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(confirm) > 0 {
+			rr.say("  pretrain: confirmation probe (%d tasks x %d) pass@1 %.1f%%, confirmed", len(confirm), pt.ConfirmSamples.Ours, 100*c.Pass1)
+		}
+		if ceiling > 0 && c.Pass1 > ceiling {
+			rr.say("  pretrain: over the ceiling at the smallest chunk (%d traces): the base stays here", every)
+		}
+		return nil
 	}
 	rr.say("  pretrain: the traces ran out before a probe confirmed %.0f%%", 100*pt.TargetPass1.Ours)
 	return nil

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -79,6 +80,9 @@ func rulesRun(t *testing.T, r Recipe, fracs map[string][]float64) (*recipeRun, *
 	t.Helper()
 	var progress strings.Builder
 	out := t.TempDir()
+	if err := os.Mkdir(filepath.Join(out, "checkpoints"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	m, err := OpenMetrics(filepath.Join(out, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +105,7 @@ func rulesRecipe() Recipe {
 	r := smallRecipe()
 	r.Pretrain.Traces.Ours, r.Pretrain.ProbeEvery.Ours, r.Pretrain.TargetPass1.Ours = 60, 10, 0.5
 	r.Pretrain.ConfirmTasks.Ours, r.Pretrain.ConfirmSamples.Ours = scriptedConfirmTasks, 2
+	r.Pretrain.CeilingPass1.Ours = 0
 	return r
 }
 
@@ -142,6 +147,29 @@ func TestPretrainStopsOnAConfirmedTarget(t *testing.T) {
 	}
 	if got := s.kinds(); !slices.Equal(got, []string{"screen", "screen"}) {
 		t.Errorf("old rule: probes %v, want it to stop at the first screening probe at the target", got)
+	}
+}
+
+// A confirmed reading over the ceiling undoes the chunk that leapt and walks its
+// traces again in smaller chunks, stopping where a probe confirms a rate in the band.
+func TestPretrainUndoesALeapOverTheCeiling(t *testing.T) {
+	r := rulesRecipe()
+	r.Pretrain.CeilingPass1.Ours, r.Pretrain.MinProbeEvery.Ours = 0.75, 2
+	rr, s, out := rulesRun(t, r, map[string][]float64{"screen": {0, 0.75, 0.5}, "confirm": {1, 0.625}})
+	if err := rr.pretrain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var probes []string
+	for _, l := range metricLines(t, out) {
+		if l.Kind == "pretrain_probe" {
+			probes = append(probes, fmt.Sprintf("%s@%d", l.Probe, l.Traces))
+		}
+	}
+	if want := []string{"screen@10", "screen@20", "confirm@20", "rollback@10", "screen@12", "confirm@12"}; !slices.Equal(probes, want) {
+		t.Errorf("metrics probes: %v, want %v", probes, want)
+	}
+	if len(s.fracs["screen"])+len(s.fracs["confirm"]) != 0 {
+		t.Errorf("readings left over: %v", s.fracs)
 	}
 }
 
