@@ -496,10 +496,12 @@ func (rr *recipeRun) rl(ctx context.Context, stage string, s RLStage, pool []sim
 }
 
 // harderPool is stage 2's pool (PAPER.md): tasks the current model solves at least
-// pool_drop_solved_at_least of the time, and those it never solves, are dropped.
+// pool_drop_solved_at_least of the time, and those it never solves, are dropped. It
+// probes 8 iterations' worth of tasks, 3 samples each, so that the pool left is not so
+// small that stage 2 trains on the same few tasks every iteration.
 func (rr *recipeRun) harderPool(ctx context.Context) []sim.Task {
 	s := rr.r.Stage2
-	probe := rr.pool[:min(len(rr.pool), 4*s.TasksPerIteration.Ours)]
+	probe := rr.pool[:min(len(rr.pool), 8*s.TasksPerIteration.Ours)]
 	it, err := rr.rollouts(ctx, "stage2_probe", probe, 3, s.TurnCap.Ours, 0, rr.r.Seed+23, false)
 	if err != nil {
 		return rr.pool
