@@ -22,9 +22,9 @@ func TestRecipeRejectsBadFiles(t *testing.T) {
 		"group of one":              {`"group_size": {"ours": 10, "paper": 10},`, `"group_size": {"ours": 1, "paper": 10},`},
 		"not json":                  {`{`, `{{`},
 		"negative rate":             {`"lr": {"ours": 0.001, "paper": 1e-6}`, `"lr": {"ours": -1, "paper": 1e-6}`},
-		"target above 1":            {`"target_pass1": {"ours": 0.10`, `"target_pass1": {"ours": 8`},
+		"target above 1":            {`"target_pass1": {"ours": 0.08`, `"target_pass1": {"ours": 8`},
 		"threshold past the cap":    {`"length_threshold": {"ours": 6`, `"length_threshold": {"ours": 60`},
-		"ceiling under the target":  {`"ceiling_pass1": {"ours": 0.14`, `"ceiling_pass1": {"ours": 0.05`},
+		"ceiling under the target":  {`"ceiling_pass1": {"ours": 0.12`, `"ceiling_pass1": {"ours": 0.05`},
 		"confirmation of no sample": {`"confirm_samples": {"ours": 5}`, `"confirm_samples": {"ours": 0}`},
 		"cap under one round":       {`"max_rollouts": {"ours": 8000`, `"max_rollouts": {"ours": 10`},
 	} {
