@@ -211,7 +211,6 @@ func newRecipeRun(opts TrainOptions, metrics *MetricsFile) (*recipeRun, error) {
 	}
 	rr := &recipeRun{opts: opts, r: r, model: model, trainer: trainer, pool: pool,
 		heldOut: sim.Generate(held, r.HeldOut.Tasks.Ours), sims: []sim.Config{world, held}, metrics: metrics, begin: time.Now(),
-
 		pol: tiny.NewPolicy(model, tiny.PolicyConfig{Seed: r.Seed, MaxBatch: 256})}
 	rr.collect = rr.collectRollouts
 	return rr, nil
