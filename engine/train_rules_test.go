@@ -75,6 +75,18 @@ func (s *scriptedRollouts) kinds() []string {
 
 const scriptedConfirmTasks = 8
 
+// probeLines lists the run's pretraining probes from its metrics, as kind@traces.
+func probeLines(t *testing.T, out string) []string {
+	t.Helper()
+	var probes []string
+	for _, l := range metricLines(t, out) {
+		if l.Kind == "pretrain_probe" {
+			probes = append(probes, fmt.Sprintf("%s@%d", l.Probe, l.Traces))
+		}
+	}
+	return probes
+}
+
 // rulesRun is a recipe run over smallRecipe whose rollouts follow fracs.
 func rulesRun(t *testing.T, r Recipe, fracs map[string][]float64) (*recipeRun, *scriptedRollouts, string) {
 	t.Helper()
@@ -124,13 +136,7 @@ func TestPretrainStopsOnAConfirmedTarget(t *testing.T) {
 	if got := s.kinds(); !slices.Equal(got, want) {
 		t.Fatalf("probes: %v, want %v (stop at the second confirmation)", got, want)
 	}
-	var probes []string
-	for _, l := range metricLines(t, out) {
-		if l.Kind == "pretrain_probe" {
-			probes = append(probes, fmt.Sprintf("%s@%d", l.Probe, l.Traces))
-		}
-	}
-	if want := []string{"screen@10", "screen@20", "confirm@20", "screen@30", "screen@40", "confirm@40"}; !slices.Equal(probes, want) {
+	if probes, want := probeLines(t, out), []string{"screen@10", "screen@20", "confirm@20", "screen@30", "screen@40", "confirm@40"}; !slices.Equal(probes, want) {
 		t.Errorf("metrics probes: %v, want %v", probes, want)
 	}
 	for _, id := range s.calls[2].tasks {
@@ -159,13 +165,7 @@ func TestPretrainUndoesALeapOverTheCeiling(t *testing.T) {
 	if err := rr.pretrain(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	var probes []string
-	for _, l := range metricLines(t, out) {
-		if l.Kind == "pretrain_probe" {
-			probes = append(probes, fmt.Sprintf("%s@%d", l.Probe, l.Traces))
-		}
-	}
-	if want := []string{"screen@10", "screen@20", "confirm@20", "rollback@10", "screen@12", "confirm@12"}; !slices.Equal(probes, want) {
+	if probes, want := probeLines(t, out), []string{"screen@10", "screen@20", "confirm@20", "rollback@10", "screen@12", "confirm@12"}; !slices.Equal(probes, want) {
 		t.Errorf("metrics probes: %v, want %v", probes, want)
 	}
 	if len(s.fracs["screen"])+len(s.fracs["confirm"]) != 0 {
