@@ -22,6 +22,7 @@ func shortRecipe() Recipe {
 	r.Pretrain.ProbeEvery.Ours, r.Pretrain.ProbeTasks.Ours = 250, 20
 	r.Pretrain.ConfirmTasks.Ours, r.Pretrain.ConfirmSamples.Ours = 60, 4
 	r.RFT.Tasks.Ours, r.RFT.Samples.Ours, r.RFT.MinResolved.Ours, r.RFT.MaxRollouts.Ours = 100, 5, 60, 2000
+	r.RFT.Passes.Ours = 2
 	r.Stage1.Iterations.Ours, r.Stage1.TasksPerIteration.Ours, r.Stage1.GroupSize.Ours = 6, 16, 8
 	r.Stage2.Iterations.Ours, r.Stage2.TasksPerIteration.Ours, r.Stage2.GroupSize.Ours = 2, 8, 8
 	return r

@@ -92,9 +92,10 @@ func PretrainLine(probe string, traces, tokens int, loss float64, p PassRates) M
 		Loss: &loss, Pass1: &p.Pass1, PassG: &p.PassG, Episodes: p.Samples}
 }
 
-// RFTLine records what RFT collected: resolved of rollouts, and their assistant tokens.
-func RFTLine(rollouts, resolved, tokens int) MetricsLine {
-	return MetricsLine{Time: time.Now().UTC(), Stage: "rft", Kind: "rft_data", Episodes: rollouts, Resolved: resolved, Tokens: tokens}
+// RFTLine records what one RFT pass collected: resolved of rollouts, and their
+// assistant tokens. Iteration is the pass (1 is the paper's RFT).
+func RFTLine(pass, rollouts, resolved, tokens int) MetricsLine {
+	return MetricsLine{Time: time.Now().UTC(), Stage: "rft", Kind: "rft_data", Iteration: pass, Episodes: rollouts, Resolved: resolved, Tokens: tokens}
 }
 
 // EvalLine records a held-out evaluation.

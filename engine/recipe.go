@@ -70,7 +70,12 @@ type Recipe struct {
 	RFT struct {
 		// RFT collects in rounds of Samples rollouts of Tasks training-pool tasks
 		// (new tasks each round) until it holds MinResolved resolved trajectories or
-		// has spent MaxRollouts rollouts. MinResolved 0 collects one round.
+		// has spent MaxRollouts rollouts (over all passes). MinResolved 0 collects one
+		// round. Each pass collects, then fine-tunes on what it kept; the next pass
+		// collects with the fine-tuned model, and runs only while the last collection
+		// resolved less than TargetPass1 (Passes 1: the paper's single pass).
+		Passes           Knob[int]     `json:"passes"`
+		TargetPass1      Knob[float64] `json:"target_pass1"`
 		Tasks            Knob[int]     `json:"tasks"`
 		Samples          Knob[int]     `json:"samples"`
 		MinResolved      Knob[int]     `json:"min_resolved"`
@@ -216,8 +221,11 @@ func (r Recipe) Validate() error {
 	if p := r.Pretrain; p.CeilingPass1.Ours != 0 && (p.CeilingPass1.Ours < p.TargetPass1.Ours || p.CeilingPass1.Ours > 1 || p.MinProbeEvery.Ours < 1) {
 		bad("pretrain.ceiling_pass1 = %v, min_probe_every = %d: want ceiling 0 (none) or between target_pass1 (%v) and 1, with min_probe_every positive", p.CeilingPass1.Ours, p.MinProbeEvery.Ours, p.TargetPass1.Ours)
 	}
-	if r.RFT.Samples.Ours < 1 || r.RFT.Tasks.Ours < 1 {
-		bad("rft.tasks and rft.samples must be positive")
+	if r.RFT.Samples.Ours < 1 || r.RFT.Tasks.Ours < 1 || r.RFT.Passes.Ours < 1 {
+		bad("rft.passes, rft.tasks and rft.samples must be positive")
+	}
+	if t := r.RFT.TargetPass1.Ours; r.RFT.Passes.Ours > 1 && (t <= 0 || t > 1) {
+		bad("rft.target_pass1 = %v: want a fraction in (0, 1] (the collection rate that ends the passes)", t)
 	}
 	if f := r.RFT; f.MinResolved.Ours < 0 || (f.MinResolved.Ours > 0 && f.MaxRollouts.Ours < f.Tasks.Ours*f.Samples.Ours) {
 		bad("rft.min_resolved = %d, max_rollouts = %d: want min_resolved 0 (one round), or max_rollouts at least one round (tasks x samples = %d)", f.MinResolved.Ours, f.MaxRollouts.Ours, f.Tasks.Ours*f.Samples.Ours)

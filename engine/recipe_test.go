@@ -26,7 +26,9 @@ func TestRecipeRejectsBadFiles(t *testing.T) {
 		"threshold past the cap":    {`"length_threshold": {"ours": 6`, `"length_threshold": {"ours": 60`},
 		"ceiling under the target":  {`"ceiling_pass1": {"ours": 0.12`, `"ceiling_pass1": {"ours": 0.05`},
 		"confirmation of no sample": {`"confirm_samples": {"ours": 5}`, `"confirm_samples": {"ours": 0}`},
-		"cap under one round":       {`"max_rollouts": {"ours": 8000`, `"max_rollouts": {"ours": 10`},
+		"cap under one round":       {`"max_rollouts": {"ours": 20000`, `"max_rollouts": {"ours": 10`},
+		"no RFT pass":               {`"passes": {"ours": 6`, `"passes": {"ours": 0`},
+		"RFT target above 1":        {`"target_pass1": {"ours": 0.5`, `"target_pass1": {"ours": 50`},
 	} {
 		data := strings.Replace(string(defaultRecipe), edit[0], edit[1], 1)
 		if data == string(defaultRecipe) {

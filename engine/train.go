@@ -389,22 +389,70 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 // with format-error turns masked (PAPER.md, Phase 1). It collects round by round, on
 // new training-pool tasks each round, until it holds min_resolved resolved
 // trajectories or has spent max_rollouts: a fixed number of rollouts gives a weak base
-// too few to learn from.
+// too few to learn from. A pass is one collection and the fine-tuning on it; the next
+// pass collects with the fine-tuned model (expert iteration), and runs only while the
+// last collection resolved less than target_pass1: a base that one pass lifts too
+// little gets another, on its own new successes, and a strong one is not pushed on.
 func (rr *recipeRun) rft(ctx context.Context) error {
 	f := rr.r.RFT
-	var keep []messages.EpisodeRecord
-	rollouts, tokens := 0, 0
-	for round := 0; ; round++ {
-		per := min(f.Tasks.Ours, len(rr.pool))
-		tasks := make([]sim.Task, per)
-		for i := range tasks {
-			tasks[i] = rr.pool[(round*per+i)%len(rr.pool)]
-		}
-		recs, err := rr.collect(ctx, "rft_collect", tasks, f.Samples.Ours, rr.r.Stage1.TurnCap.Ours, rr.r.Seed+11+7919*uint64(round))
+	round, spent := 0, 0 // collection rounds and rollouts so far, over every pass
+	for pass := 1; pass <= f.Passes.Ours; pass++ {
+		keep, rollouts, tokens, err := rr.rftCollect(ctx, &round, &spent)
 		if err != nil {
 			return err
 		}
-		rollouts += len(recs)
+		rate := float64(len(keep)) / float64(max(1, rollouts))
+		if err := rr.metrics.Write(RFTLine(pass, rollouts, len(keep), tokens)); err != nil {
+			return err
+		}
+		if pass > 1 && rate >= f.TargetPass1.Ours {
+			rr.say("  RFT pass %d: the model resolves %.1f%% of its collection, at least the target %.0f%%: RFT stops", pass, 100*rate, 100*f.TargetPass1.Ours)
+			return nil
+		}
+		if len(keep) < f.MinResolved.Ours {
+			rr.say("  RFT pass %d: %d resolved is fewer than min_resolved (%d) within max_rollouts (%d); fine-tuning on what there is", pass, len(keep), f.MinResolved.Ours, f.MaxRollouts.Ours)
+		}
+		if len(keep) == 0 {
+			rr.say("  RFT pass %d: nothing to fine-tune on (the model resolved no task); the model is unchanged", pass)
+			return nil
+		}
+		cfg := rr.trainer.Config()
+		cfg.LR, cfg.WeightDecay, cfg.WarmupSteps = f.LR.Ours, f.WeightDecay.Ours, f.WarmupSteps.Ours
+		cfg.TrajectoriesPerStep, cfg.MaskFormatErrors = f.Batch.Ours, f.MaskFormatErrors.Ours
+		if err := rr.trainer.SetConfig(cfg); err != nil {
+			return err
+		}
+		for e := 0; e < f.Epochs.Ours; e++ {
+			st, err := rr.trainer.SFT(ctx, keep)
+			if err != nil {
+				return err
+			}
+			rr.say("  RFT pass %d, epoch %d: %d tokens, loss %.3f", pass, e+1, st.Tokens, st.Loss)
+		}
+		if spent+min(f.Tasks.Ours, len(rr.pool))*f.Samples.Ours > f.MaxRollouts.Ours {
+			rr.say("  RFT: max_rollouts (%d) leaves no room for another pass", f.MaxRollouts.Ours)
+			return nil
+		}
+	}
+	return nil
+}
+
+// rftCollect is one RFT pass's collection: rounds of new tasks until min_resolved
+// resolved trajectories, max_rollouts (over every pass) or the pool's end. round and
+// spent carry over from pass to pass.
+func (rr *recipeRun) rftCollect(ctx context.Context, round, spent *int) (keep []messages.EpisodeRecord, rollouts, tokens int, err error) {
+	f := rr.r.RFT
+	per := min(f.Tasks.Ours, len(rr.pool))
+	for ; ; *round++ {
+		tasks := make([]sim.Task, per)
+		for i := range tasks {
+			tasks[i] = rr.pool[(*round*per+i)%len(rr.pool)]
+		}
+		recs, err := rr.collect(ctx, "rft_collect", tasks, f.Samples.Ours, rr.r.Stage1.TurnCap.Ours, rr.r.Seed+11+7919*uint64(*round))
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		rollouts, *spent = rollouts+len(recs), *spent+len(recs)
 		for _, rec := range recs {
 			if rec.Status == messages.Finished && rec.Resolved {
 				keep = append(keep, rec)
@@ -412,34 +460,11 @@ func (rr *recipeRun) rft(ctx context.Context) error {
 			}
 		}
 		rr.say("  RFT data: %d resolved of %d rollouts (%d assistant tokens)", len(keep), rollouts, tokens)
-		if len(keep) >= f.MinResolved.Ours || rollouts+len(tasks)*f.Samples.Ours > f.MaxRollouts.Ours || round+1 >= len(rr.pool)/per {
-			break
+		if len(keep) >= f.MinResolved.Ours || *spent+per*f.Samples.Ours > f.MaxRollouts.Ours || *round+1 >= len(rr.pool)/per {
+			*round++
+			return keep, rollouts, tokens, nil
 		}
 	}
-	if len(keep) < f.MinResolved.Ours {
-		rr.say("  RFT: %d resolved is fewer than min_resolved (%d) within max_rollouts (%d); fine-tuning on what there is", len(keep), f.MinResolved.Ours, f.MaxRollouts.Ours)
-	}
-	if err := rr.metrics.Write(RFTLine(rollouts, len(keep), tokens)); err != nil {
-		return err
-	}
-	if len(keep) == 0 {
-		rr.say("  RFT: nothing to fine-tune on (the base model resolved no task); the model is unchanged")
-		return nil
-	}
-	cfg := rr.trainer.Config()
-	cfg.LR, cfg.WeightDecay, cfg.WarmupSteps = f.LR.Ours, f.WeightDecay.Ours, f.WarmupSteps.Ours
-	cfg.TrajectoriesPerStep, cfg.MaskFormatErrors = f.Batch.Ours, f.MaskFormatErrors.Ours
-	if err := rr.trainer.SetConfig(cfg); err != nil {
-		return err
-	}
-	for e := 0; e < f.Epochs.Ours; e++ {
-		st, err := rr.trainer.SFT(ctx, keep)
-		if err != nil {
-			return err
-		}
-		rr.say("  RFT epoch %d: %d tokens, loss %.3f", e+1, st.Tokens, st.Loss)
-	}
-	return nil
 }
 
 // rl runs one synchronous-DAPO stage: each iteration samples tasks from pool, rolls

@@ -188,7 +188,7 @@ func TestRFTCollectsUntilEnoughResolved(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := rulesRecipe()
-			r.RFT.Tasks.Ours, r.RFT.Samples.Ours, r.RFT.Epochs.Ours = 4, 2, 1
+			r.RFT.Tasks.Ours, r.RFT.Samples.Ours, r.RFT.Epochs.Ours, r.RFT.Passes.Ours = 4, 2, 1, 1
 			r.RFT.MinResolved.Ours, r.RFT.MaxRollouts.Ours = c.minResolved, c.maxRoll
 			rr, s, out := rulesRun(t, r, map[string][]float64{"rft_collect": {c.frac, c.frac, c.frac, c.frac, c.frac}})
 			if err := rr.rft(context.Background()); err != nil {
@@ -215,8 +215,63 @@ func TestRFTCollectsUntilEnoughResolved(t *testing.T) {
 			if len(data) != 1 || data[0].Resolved != c.resolved || data[0].Episodes != 8*c.rounds {
 				t.Errorf("rft_data lines: %+v, want one with %d resolved of %d", data, c.resolved, 8*c.rounds)
 			}
-			if !strings.Contains(s.progress.String(), "RFT epoch 1:") {
+			if !strings.Contains(s.progress.String(), "RFT pass 1, epoch 1:") {
 				t.Errorf("RFT did not fine-tune on what it collected:\n%s", s.progress)
+			}
+		})
+	}
+}
+
+// Each RFT pass collects with the model the last pass fine-tuned, on new tasks; the
+// passes end when a collection resolves target_pass1 (that collection is not trained
+// on), when they run out, or when max_rollouts leaves no room for another.
+func TestRFTPassesUntilTheTarget(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		fracs   []float64
+		maxRoll int
+		rates   []string // resolved/rollouts of each pass's rft_data line
+		trained int      // passes fine-tuned on
+	}{
+		{"the second pass reads the target", []float64{0.25, 0.25, 0.5}, 100, []string{"4/16", "4/8"}, 1},
+		{"the passes run out", []float64{0.25, 0.25, 0.25, 0.25, 0.25, 0.25}, 100, []string{"4/16", "4/16", "4/16"}, 3},
+		{"max_rollouts ends them", []float64{0.25, 0.25, 0.25}, 20, []string{"4/16"}, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := rulesRecipe()
+			r.RFT.Tasks.Ours, r.RFT.Samples.Ours, r.RFT.Epochs.Ours = 4, 2, 1
+			r.RFT.Passes.Ours, r.RFT.TargetPass1.Ours = 3, 0.5
+			r.RFT.MinResolved.Ours, r.RFT.MaxRollouts.Ours = 4, c.maxRoll
+			rr, s, out := rulesRun(t, r, map[string][]float64{"rft_collect": c.fracs})
+			if err := rr.rft(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var rates []string
+			for _, l := range metricLines(t, out) {
+				if l.Kind == "rft_data" {
+					if l.Iteration != len(rates)+1 {
+						t.Errorf("rft_data line %d is for pass %d", len(rates)+1, l.Iteration)
+					}
+					rates = append(rates, fmt.Sprintf("%d/%d", l.Resolved, l.Episodes))
+				}
+			}
+			if !slices.Equal(rates, c.rates) {
+				t.Errorf("passes collected %v, want %v", rates, c.rates)
+			}
+			seen := map[string]bool{}
+			for _, call := range s.calls {
+				for _, id := range call.tasks {
+					if seen[id] {
+						t.Errorf("task %s collected twice", id)
+					}
+					seen[id] = true
+				}
+			}
+			p := s.progress.String()
+			for pass := 1; pass <= 3; pass++ {
+				if got, want := strings.Contains(p, fmt.Sprintf("RFT pass %d, epoch 1:", pass)), pass <= c.trained; got != want {
+					t.Errorf("pass %d fine-tuned: %v, want %v\n%s", pass, got, want, p)
+				}
 			}
 		})
 	}
