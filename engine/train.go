@@ -429,8 +429,14 @@ func (rr *recipeRun) rft(ctx context.Context) error {
 			}
 			rr.say("  RFT pass %d, epoch %d: %d tokens, loss %.3f", pass, e+1, st.Tokens, st.Loss)
 		}
-		if spent+min(f.Tasks.Ours, len(rr.pool))*f.Samples.Ours > f.MaxRollouts.Ours {
+		per := min(f.Tasks.Ours, len(rr.pool))
+		switch {
+		case pass == f.Passes.Ours:
+		case spent+per*f.Samples.Ours > f.MaxRollouts.Ours:
 			rr.say("  RFT: max_rollouts (%d) leaves no room for another pass", f.MaxRollouts.Ours)
+			return nil
+		case round >= len(rr.pool)/per:
+			rr.say("  RFT: the training pool has no new tasks left for another pass")
 			return nil
 		}
 	}

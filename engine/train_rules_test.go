@@ -227,21 +227,25 @@ func TestRFTCollectsUntilEnoughResolved(t *testing.T) {
 // on), when they run out, or when max_rollouts leaves no room for another.
 func TestRFTPassesUntilTheTarget(t *testing.T) {
 	for _, c := range []struct {
-		name    string
-		fracs   []float64
-		maxRoll int
-		rates   []string // resolved/rollouts of each pass's rft_data line
-		trained int      // passes fine-tuned on
+		name          string
+		fracs         []float64
+		maxRoll, pool int      // pool: training tasks (0: rulesRecipe's)
+		rates         []string // resolved/rollouts of each pass's rft_data line
+		trained       int      // passes fine-tuned on
 	}{
-		{"the second pass reads the target", []float64{0.25, 0.25, 0.5}, 100, []string{"4/16", "4/8"}, 1},
-		{"the passes run out", []float64{0.25, 0.25, 0.25, 0.25, 0.25, 0.25}, 100, []string{"4/16", "4/16", "4/16"}, 3},
-		{"max_rollouts ends them", []float64{0.25, 0.25, 0.25}, 20, []string{"4/16"}, 1},
+		{"the second pass reads the target", []float64{0.25, 0.25, 0.5}, 100, 0, []string{"4/16", "4/8"}, 1},
+		{"the passes run out", []float64{0.25, 0.25, 0.25, 0.25, 0.25, 0.25}, 100, 0, []string{"4/16", "4/16", "4/16"}, 3},
+		{"max_rollouts ends them", []float64{0.25, 0.25, 0.25}, 20, 0, []string{"4/16"}, 1},
+		{"the pool has no new tasks left", []float64{0.5, 0.25, 0.25, 0.25}, 100, 12, []string{"4/8", "4/16"}, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := rulesRecipe()
 			r.RFT.Tasks.Ours, r.RFT.Samples.Ours, r.RFT.Epochs.Ours = 4, 2, 1
 			r.RFT.Passes.Ours, r.RFT.TargetPass1.Ours = 3, 0.5
 			r.RFT.MinResolved.Ours, r.RFT.MaxRollouts.Ours = 4, c.maxRoll
+			if c.pool > 0 {
+				r.World.TrainTasks.Ours = c.pool
+			}
 			rr, s, out := rulesRun(t, r, map[string][]float64{"rft_collect": c.fracs})
 			if err := rr.rft(context.Background()); err != nil {
 				t.Fatal(err)
