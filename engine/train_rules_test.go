@@ -65,6 +65,19 @@ func (s *scriptedRollouts) collect(ctx context.Context, stage string, tasks []si
 	return recs, nil
 }
 
+// checkNewTasks fails the test if a task was collected in two calls.
+func (s *scriptedRollouts) checkNewTasks() {
+	seen := map[string]bool{}
+	for _, call := range s.calls {
+		for _, id := range call.tasks {
+			if seen[id] {
+				s.t.Errorf("task %s collected twice", id)
+			}
+			seen[id] = true
+		}
+	}
+}
+
 func (s *scriptedRollouts) kinds() []string {
 	var ks []string
 	for _, c := range s.calls {
@@ -197,15 +210,7 @@ func TestRFTCollectsUntilEnoughResolved(t *testing.T) {
 			if len(s.calls) != c.rounds {
 				t.Fatalf("%d rounds, want %d", len(s.calls), c.rounds)
 			}
-			seen := map[string]bool{}
-			for _, call := range s.calls {
-				for _, id := range call.tasks {
-					if seen[id] {
-						t.Errorf("task %s collected in two rounds", id)
-					}
-					seen[id] = true
-				}
-			}
+			s.checkNewTasks()
 			var data []MetricsLine
 			for _, l := range metricLines(t, out) {
 				if l.Kind == "rft_data" {
@@ -262,15 +267,7 @@ func TestRFTPassesUntilTheTarget(t *testing.T) {
 			if !slices.Equal(rates, c.rates) {
 				t.Errorf("passes collected %v, want %v", rates, c.rates)
 			}
-			seen := map[string]bool{}
-			for _, call := range s.calls {
-				for _, id := range call.tasks {
-					if seen[id] {
-						t.Errorf("task %s collected twice", id)
-					}
-					seen[id] = true
-				}
-			}
+			s.checkNewTasks()
 			p := s.progress.String()
 			for pass := 1; pass <= 3; pass++ {
 				if got, want := strings.Contains(p, fmt.Sprintf("RFT pass %d, epoch 1:", pass)), pass <= c.trained; got != want {
