@@ -395,6 +395,12 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 // little gets another, on its own new successes, and a strong one is not pushed on.
 func (rr *recipeRun) rft(ctx context.Context) error {
 	f := rr.r.RFT
+	cfg := rr.trainer.Config()
+	cfg.LR, cfg.WeightDecay, cfg.WarmupSteps = f.LR.Ours, f.WeightDecay.Ours, f.WarmupSteps.Ours
+	cfg.TrajectoriesPerStep, cfg.MaskFormatErrors = f.Batch.Ours, f.MaskFormatErrors.Ours
+	if err := rr.trainer.SetConfig(cfg); err != nil {
+		return err
+	}
 	round, spent := 0, 0 // collection rounds and rollouts so far, over every pass
 	for pass := 1; pass <= f.Passes.Ours; pass++ {
 		keep, rollouts, tokens, err := rr.rftCollect(ctx, &round, &spent)
@@ -415,12 +421,6 @@ func (rr *recipeRun) rft(ctx context.Context) error {
 		if len(keep) == 0 {
 			rr.say("  RFT pass %d: nothing to fine-tune on (the model resolved no task); the model is unchanged", pass)
 			return nil
-		}
-		cfg := rr.trainer.Config()
-		cfg.LR, cfg.WeightDecay, cfg.WarmupSteps = f.LR.Ours, f.WeightDecay.Ours, f.WarmupSteps.Ours
-		cfg.TrajectoriesPerStep, cfg.MaskFormatErrors = f.Batch.Ours, f.MaskFormatErrors.Ours
-		if err := rr.trainer.SetConfig(cfg); err != nil {
-			return err
 		}
 		for e := 0; e < f.Epochs.Ours; e++ {
 			st, err := rr.trainer.SFT(ctx, keep)
