@@ -19,7 +19,7 @@ func shortRecipe() Recipe {
 	r := DefaultRecipe()
 	r.World.TrainTasks.Ours = 600
 	r.HeldOut.Tasks.Ours, r.HeldOut.Samples.Ours, r.HeldOut.Every.Ours = 30, 4, 2
-	r.Pretrain.ProbeEvery.Ours, r.Pretrain.ProbeTasks.Ours = 250, 20
+	r.Pretrain.ProbeEvery.Ours, r.Pretrain.ProbeTasks.Ours, r.Pretrain.MaxProbeEvery.Ours = 250, 20, 0
 	r.Pretrain.ConfirmTasks.Ours, r.Pretrain.ConfirmSamples.Ours = 60, 4
 	r.RFT.Tasks.Ours, r.RFT.Samples.Ours, r.RFT.MinResolved.Ours, r.RFT.MaxRollouts.Ours = 100, 5, 60, 2000
 	r.RFT.Passes.Ours = 2

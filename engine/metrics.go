@@ -44,6 +44,7 @@ type MetricsLine struct {
 
 	Pass1 *float64 `json:"pass1,omitempty"`
 	PassG *float64 `json:"passG,omitempty"`
+	Tasks int      `json:"tasks,omitempty"` // an eval line's tasks with a finished sample
 
 	// Records counts the terminal records the barrier took (one per requested
 	// episode); Duplicates and Stale the ones it dropped (a record twice, a reply for
@@ -101,7 +102,7 @@ func RFTLine(pass, rollouts, resolved, tokens int) MetricsLine {
 // EvalLine records a held-out evaluation.
 func EvalLine(stage string, step, version int, p PassRates) MetricsLine {
 	return MetricsLine{Time: time.Now().UTC(), Stage: stage, Kind: "eval", Step: step, Version: version,
-		Pass1: &p.Pass1, PassG: &p.PassG, Episodes: p.Samples}
+		Pass1: &p.Pass1, PassG: &p.PassG, Episodes: p.Samples, Tasks: p.Tasks}
 }
 
 // MetricsFile appends JSON lines to a file, each written whole and synced, so a

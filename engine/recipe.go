@@ -57,7 +57,11 @@ type Recipe struct {
 		// probe takes at most the tasks the screening probe leaves (a pool that small
 		// leaves none, and the screening probe decides alone). ConfirmTasks 0 stops at
 		// the first screening probe that reaches the target (the old rule).
+		// While a screening probe reads under a quarter of TargetPass1, the next
+		// chunk is twice the last, up to MaxProbeEvery (0: chunks stay ProbeEvery):
+		// probes far below the target only tell that pretraining must go on.
 		ProbeEvery     Knob[int] `json:"probe_every"`
+		MaxProbeEvery  Knob[int] `json:"max_probe_every"`
 		ProbeTasks     Knob[int] `json:"probe_tasks"`
 		ProbeSamples   Knob[int] `json:"probe_samples"`
 		ConfirmTasks   Knob[int] `json:"confirm_tasks"`
@@ -74,7 +78,10 @@ type Recipe struct {
 		// round. Each pass collects, then fine-tunes on what it kept; the next pass
 		// collects with the fine-tuned model, and runs only while the last collection
 		// resolved less than TargetPass1 (Passes 1: the paper's single pass).
+		// Accumulate fine-tunes each pass on every pass's resolved trajectories so
+		// far, not only its own.
 		Passes           Knob[int]     `json:"passes"`
+		Accumulate       Knob[bool]    `json:"accumulate"`
 		TargetPass1      Knob[float64] `json:"target_pass1"`
 		Tasks            Knob[int]     `json:"tasks"`
 		Samples          Knob[int]     `json:"samples"`
@@ -217,6 +224,9 @@ func (r Recipe) Validate() error {
 	}
 	if p := r.Pretrain; p.ConfirmTasks.Ours < 0 || (p.ConfirmTasks.Ours > 0 && p.ConfirmSamples.Ours < 1) {
 		bad("pretrain.confirm_tasks = %d, confirm_samples = %d: want confirm_tasks 0 (no confirmation probe) or both positive", p.ConfirmTasks.Ours, p.ConfirmSamples.Ours)
+	}
+	if p := r.Pretrain; p.MaxProbeEvery.Ours != 0 && p.MaxProbeEvery.Ours < p.ProbeEvery.Ours {
+		bad("pretrain.max_probe_every = %d: want 0 (no growth) or at least probe_every (%d)", p.MaxProbeEvery.Ours, p.ProbeEvery.Ours)
 	}
 	if p := r.Pretrain; p.CeilingPass1.Ours != 0 && (p.CeilingPass1.Ours < p.TargetPass1.Ours || p.CeilingPass1.Ours > 1 || p.MinProbeEvery.Ours < 1) {
 		bad("pretrain.ceiling_pass1 = %v, min_probe_every = %d: want ceiling 0 (none) or between target_pass1 (%v) and 1, with min_probe_every positive", p.CeilingPass1.Ours, p.MinProbeEvery.Ours, p.TargetPass1.Ours)

@@ -29,6 +29,7 @@ func TestRecipeRejectsBadFiles(t *testing.T) {
 		"cap under one round":       {`"max_rollouts": {"ours": 20000`, `"max_rollouts": {"ours": 10`},
 		"no RFT pass":               {`"passes": {"ours": 6`, `"passes": {"ours": 0`},
 		"RFT target above 1":        {`"target_pass1": {"ours": 0.5`, `"target_pass1": {"ours": 50`},
+		"chunks that shrink":        {`"max_probe_every": {"ours": 400`, `"max_probe_every": {"ours": 50`},
 	} {
 		data := strings.Replace(string(defaultRecipe), edit[0], edit[1], 1)
 		if data == string(defaultRecipe) {

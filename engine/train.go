@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -152,9 +153,14 @@ func Train(ctx context.Context, opts TrainOptions) (TrainResult, error) {
 			}
 			rr.step += rlSteps[ph.stage]
 			rr.say("%s: resumed from %s", ph.name, rr.ckptPath(ph.stage))
-			p, err := rr.evaluate(ctx, ph.stage)
-			if err != nil {
-				return res, fmt.Errorf("%s: held-out evaluation: %w", ph.stage, err)
+			p, ok := rr.measured(ph.stage)
+			if !ok {
+				// Measuring again moves the version on, so the rest of the run is
+				// not the one the first run would have made.
+				rr.say("  no held-out evaluation of %s at version %d in metrics.jsonl: evaluating again", ph.stage, rr.model.Version())
+				if p, err = rr.evaluate(ctx, ph.stage); err != nil {
+					return res, fmt.Errorf("%s: held-out evaluation: %w", ph.stage, err)
+				}
 			}
 			res.Rows = append(res.Rows, TableRow{Model: ph.name, Rates: p})
 			continue
@@ -263,6 +269,36 @@ func (rr *recipeRun) rollouts(ctx context.Context, stage string, tasks []sim.Tas
 	return IterationResult{res.Iterations[0]}, nil
 }
 
+// measured is the held-out evaluation a finished phase made before its checkpoint,
+// read back from metrics.jsonl (the last eval line of stage at the checkpoint's policy
+// version), and puts it on the curve. Reading it rather than measuring again keeps a
+// resumed run the run it would have been: an evaluation moves the version on, and the
+// version seeds the sampling.
+func (rr *recipeRun) measured(stage string) (PassRates, bool) {
+	data, err := os.ReadFile(filepath.Join(rr.opts.Out, "metrics.jsonl"))
+	if err != nil {
+		return PassRates{}, false
+	}
+	var p PassRates
+	found := false
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		var l MetricsLine
+		if json.Unmarshal(line, &l) != nil || l.Kind != "eval" || l.Stage != stage || l.Version != rr.model.Version() || l.Pass1 == nil || l.PassG == nil {
+			continue // a line cut by a crash is skipped
+		}
+		p, found = PassRates{Tasks: l.Tasks, Samples: l.Episodes, Pass1: *l.Pass1, PassG: *l.PassG}, true
+		if p.Tasks == 0 { // a line from before eval lines held their tasks
+			p.Tasks = len(rr.heldOut)
+		}
+	}
+	if found {
+		rr.lastEval, rr.lastStage, rr.lastStep = p, stage, rr.step
+		rr.curve = append(rr.curve, CurvePoint{Step: rr.step, Stage: stage, Pass1: p.Pass1})
+		rr.say("  held-out (%s, step %d): pass@1 %.1f%%, pass@%d %.1f%% (measured before the checkpoint)", stage, rr.step, 100*p.Pass1, rr.r.HeldOut.Samples.Ours, 100*p.PassG)
+	}
+	return p, found
+}
+
 // evaluate measures held-out pass@1 and pass@G and puts a point on the curve.
 func (rr *recipeRun) evaluate(ctx context.Context, stage string) (PassRates, error) {
 	it, err := rr.rollouts(ctx, "eval", rr.heldOut, rr.r.HeldOut.Samples.Ours, rr.r.HeldOut.TurnCap.Ours, 0, rr.r.Seed+7, false)
@@ -318,14 +354,18 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 	// rate can leap within one chunk (the tiny model learns to copy a line at once).
 	prev := filepath.Join(rr.opts.Out, "checkpoints", "pretrain-previous.ckpt")
 	defer os.Remove(prev)
+	// every is the chunk after a probe near the target; size is the next chunk's,
+	// which grows up to max_probe_every while probes read far below it (never again
+	// once a chunk was undone).
 	every, seen, tokens := pt.ProbeEvery.Ours, 0, 0
+	size, grow := every, pt.MaxProbeEvery.Ours > every
 	total := pt.Epochs.Ours * len(recs)
 	for seen < total {
 		if err := rr.trainer.Save(prev); err != nil {
 			return fmt.Errorf("pretraining checkpoint: %w", err)
 		}
 		var chunk []messages.EpisodeRecord
-		for i := seen; i < min(seen+every, total); i++ {
+		for i := seen; i < min(seen+size, total); i++ {
 			chunk = append(chunk, recs[i%len(recs)])
 		}
 		st, err := rr.trainer.SFT(ctx, chunk)
@@ -342,7 +382,11 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 		if err := rr.metrics.Write(PretrainLine("screen", seen, tokens, st.Loss, p)); err != nil {
 			return err
 		}
+		size = every
 		if p.Pass1 < pt.TargetPass1.Ours {
+			if grow && p.Pass1 < pt.TargetPass1.Ours/4 {
+				size = min(2*len(chunk), pt.MaxProbeEvery.Ours)
+			}
 			continue
 		}
 		c := p
@@ -361,13 +405,13 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 		case c.Pass1 < pt.TargetPass1.Ours:
 			rr.say("  pretrain: confirmation probe (%d tasks x %d) pass@1 %.1f%%, below the target: pretraining goes on", len(confirm), pt.ConfirmSamples.Ours, 100*c.Pass1)
 			continue
-		case ceiling > 0 && c.Pass1 > ceiling && every > pt.MinProbeEvery.Ours:
-			smaller := max(pt.MinProbeEvery.Ours, every/4)
+		case ceiling > 0 && c.Pass1 > ceiling && len(chunk) > pt.MinProbeEvery.Ours:
+			smaller := max(pt.MinProbeEvery.Ours, len(chunk)/4)
 			rr.say("  pretrain: probe pass@1 %.1f%% is over the ceiling %.0f%%: back to %d traces, on in chunks of %d", 100*c.Pass1, 100*ceiling, seen-len(chunk), smaller)
 			if err := rr.trainer.Load(prev); err != nil {
 				return fmt.Errorf("pretraining checkpoint: %w", err)
 			}
-			seen, tokens, every = seen-len(chunk), tokens-st.Tokens, smaller
+			seen, tokens, every, size, grow = seen-len(chunk), tokens-st.Tokens, smaller, smaller, false
 			if err := rr.metrics.Write(PretrainLine("rollback", seen, tokens, st.Loss, c)); err != nil {
 				return err
 			}
@@ -377,7 +421,7 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 			rr.say("  pretrain: confirmation probe (%d tasks x %d) pass@1 %.1f%%, confirmed", len(confirm), pt.ConfirmSamples.Ours, 100*c.Pass1)
 		}
 		if ceiling > 0 && c.Pass1 > ceiling {
-			rr.say("  pretrain: over the ceiling at the smallest chunk (%d traces): the base stays here", every)
+			rr.say("  pretrain: over the ceiling at the smallest chunk (%d traces): the base stays here", len(chunk))
 		}
 		return nil
 	}
@@ -393,6 +437,9 @@ func (rr *recipeRun) pretrain(ctx context.Context) error {
 // pass collects with the fine-tuned model (expert iteration), and runs only while the
 // last collection resolved less than target_pass1: a base that one pass lifts too
 // little gets another, on its own new successes, and a strong one is not pushed on.
+// With accumulate, a pass fine-tunes on every pass's successes so far: the tiny
+// model's leap (it learns to copy a line from the trace) needs more steps on more
+// data than one pass's collection gives a weak base.
 func (rr *recipeRun) rft(ctx context.Context) error {
 	f := rr.r.RFT
 	cfg := rr.trainer.Config()
@@ -401,7 +448,8 @@ func (rr *recipeRun) rft(ctx context.Context) error {
 	if err := rr.trainer.SetConfig(cfg); err != nil {
 		return err
 	}
-	round, spent := 0, 0 // collection rounds and rollouts so far, over every pass
+	round, spent := 0, 0              // collection rounds and rollouts so far, over every pass
+	var data []messages.EpisodeRecord // what a pass fine-tunes on
 	for pass := 1; pass <= f.Passes.Ours; pass++ {
 		keep, rollouts, tokens, err := rr.rftCollect(ctx, &round, &spent)
 		if err != nil {
@@ -422,8 +470,12 @@ func (rr *recipeRun) rft(ctx context.Context) error {
 			rr.say("  RFT pass %d: nothing to fine-tune on (the model resolved no task); the model is unchanged", pass)
 			return nil
 		}
+		if !f.Accumulate.Ours {
+			data = data[:0]
+		}
+		data = append(data, keep...)
 		for e := 0; e < f.Epochs.Ours; e++ {
-			st, err := rr.trainer.SFT(ctx, keep)
+			st, err := rr.trainer.SFT(ctx, data)
 			if err != nil {
 				return err
 			}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,7 +132,7 @@ func rulesRecipe() Recipe {
 	r := smallRecipe()
 	r.Pretrain.Traces.Ours, r.Pretrain.ProbeEvery.Ours, r.Pretrain.TargetPass1.Ours = 60, 10, 0.5
 	r.Pretrain.ConfirmTasks.Ours, r.Pretrain.ConfirmSamples.Ours = scriptedConfirmTasks, 2
-	r.Pretrain.CeilingPass1.Ours = 0
+	r.Pretrain.CeilingPass1.Ours, r.Pretrain.MaxProbeEvery.Ours = 0, 0
 	return r
 }
 
@@ -183,6 +185,38 @@ func TestPretrainUndoesALeapOverTheCeiling(t *testing.T) {
 	}
 	if len(s.fracs["screen"])+len(s.fracs["confirm"]) != 0 {
 		t.Errorf("readings left over: %v", s.fracs)
+	}
+}
+
+// While screening probes read under a quarter of the target, chunks double up to
+// max_probe_every; a reading nearer the target brings them back to probe_every. Once
+// a grown chunk is undone (it leapt over the ceiling), chunks never grow again.
+func TestPretrainGrowsChunksFarBelowTheTarget(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		screen, confir []float64
+		want           []string
+	}{
+		{"grow, then back near the target", []float64{0, 0, 0.25, 0, 0.5}, []float64{0.5},
+			[]string{"screen@10", "screen@30", "screen@70", "screen@80", "screen@100", "confirm@100"}},
+		{"a grown chunk leaps over the ceiling", []float64{0, 0, 1, 0, 0.5}, []float64{1, 0.5},
+			[]string{"screen@10", "screen@30", "screen@70", "confirm@70", "rollback@30", "screen@40", "screen@50", "confirm@50"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := rulesRecipe()
+			r.Pretrain.Traces.Ours, r.Pretrain.MaxProbeEvery.Ours = 200, 40
+			r.Pretrain.CeilingPass1.Ours, r.Pretrain.MinProbeEvery.Ours = 0.75, 2
+			rr, s, out := rulesRun(t, r, map[string][]float64{"screen": c.screen, "confirm": c.confir})
+			if err := rr.pretrain(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if probes := probeLines(t, out); !slices.Equal(probes, c.want) {
+				t.Errorf("metrics probes: %v, want %v", probes, c.want)
+			}
+			if len(s.fracs["screen"])+len(s.fracs["confirm"]) != 0 {
+				t.Errorf("readings left over: %v", s.fracs)
+			}
+		})
 	}
 }
 
@@ -275,5 +309,36 @@ func TestRFTPassesUntilTheTarget(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With rft.accumulate a pass fine-tunes on every pass's resolved trajectories so far:
+// its tokens are the sum of what each pass alone fine-tunes on (the scripted
+// collections do not depend on the model, so both runs collect the same records).
+func TestRFTAccumulatesPasses(t *testing.T) {
+	tokens := func(accumulate bool) []int {
+		r := rulesRecipe()
+		r.RFT.Tasks.Ours, r.RFT.Samples.Ours, r.RFT.Epochs.Ours = 4, 2, 1
+		r.RFT.Passes.Ours, r.RFT.TargetPass1.Ours = 3, 0.5
+		r.RFT.MinResolved.Ours, r.RFT.MaxRollouts.Ours = 4, 100
+		r.RFT.Accumulate.Ours = accumulate
+		rr, s, _ := rulesRun(t, r, map[string][]float64{"rft_collect": {0.25, 0.25, 0.25, 0.25, 0.25, 0.25}})
+		if err := rr.rft(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var n []int
+		for _, m := range regexp.MustCompile(`RFT pass (\d+), epoch 1: (\d+) tokens`).FindAllStringSubmatch(s.progress.String(), -1) {
+			v, _ := strconv.Atoi(m[2])
+			n = append(n, v)
+		}
+		if len(n) != 3 {
+			t.Fatalf("accumulate %v: %d passes fine-tuned, want 3\n%s", accumulate, len(n), s.progress.String())
+		}
+		return n
+	}
+	own, acc := tokens(false), tokens(true)
+	want := []int{own[0], own[0] + own[1], own[0] + own[1] + own[2]}
+	if !slices.Equal(acc, want) {
+		t.Errorf("accumulated passes fine-tuned on %v tokens, want %v (each pass alone: %v)", acc, want, own)
 	}
 }

@@ -62,7 +62,8 @@ func TestTrainWritesItsOutputs(t *testing.T) {
 // --resume skips the phases whose checkpoints exist and trains only the rest.
 func TestTrainResumesAfterTheLastPhase(t *testing.T) {
 	out := t.TempDir()
-	if _, err := Train(context.Background(), TrainOptions{Recipe: smallRecipe(), Out: out}); err != nil {
+	first, err := Train(context.Background(), TrainOptions{Recipe: smallRecipe(), Out: out})
+	if err != nil {
 		t.Fatal(err)
 	}
 	// As if the run stopped in stage 2 before its first barrier.
@@ -79,14 +80,24 @@ func TestTrainResumesAfterTheLastPhase(t *testing.T) {
 	if len(res.Rows) != 4 {
 		t.Fatalf("rows: %+v", res.Rows)
 	}
+	// The finished phases' rows are the ones they measured, and stage 2, run again
+	// from stage 1's checkpoint, is the run the first one made: the same table.
+	for i := range res.Rows {
+		if res.Rows[i] != first.Rows[i] {
+			t.Errorf("row %d: resumed %+v, first run %+v", i, res.Rows[i], first.Rows[i])
+		}
+	}
 	if _, err := os.Stat(filepath.Join(out, "checkpoints", "stage2.ckpt")); err != nil {
 		t.Errorf("stage 2 not rerun: %v", err)
 	}
 	after := metricKinds(t, out)
-	// Only stage 2's one iteration ran again; base, rft and stage1 were evaluated
-	// from their checkpoints, no pretraining probe ran.
+	// Only stage 2's one iteration ran again; base, rft and stage1 were read from
+	// metrics.jsonl, not evaluated again; no pretraining probe ran.
 	if got := after["iteration"] - before["iteration"]; got != 1 {
 		t.Errorf("resumed run trained %d iterations, want 1 (stage 2 only)", got)
+	}
+	if got := after["eval"] - before["eval"]; got != 1 {
+		t.Errorf("resumed run made %d held-out evaluations, want 1 (stage 2's)", got)
 	}
 	if after["pretrain_probe"] != before["pretrain_probe"] {
 		t.Errorf("resumed run pretrained again: %v -> %v", before, after)

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -26,12 +28,20 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	resume := fs.Bool("resume", false, "go on after the last finished phase whose checkpoint is in --out")
 	seedList := fs.String("seeds", "", "run the recipe once per seed, one after another (1-5, 1,3,7): each in --out/seed-N, "+
 		"then every row's held-out pass@1 per seed with mean, min, max and spread (--out/seeds.txt) and the curves overlaid (--out/curve-seeds.svg)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it)")
 	var cf clusterFlags
 	cf.register(fs, "127.0.0.1:0")
 	var wf watchFlags
 	wf.register(fs, true, "warn")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("train: --cpuprofile: %w", err)
+		}
+		defer stop()
 	}
 	wf.headLogsAtInfo(fs, &cf)
 	watch, err := wf.start(stderr, "swerl")
@@ -75,6 +85,22 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "\nwrote %s/metrics.jsonl, %s/curve.svg, %s/table.txt and %s/checkpoints/ (%d table rows)\n", *out, *out, *out, *out, len(res.Rows))
 	return nil
+}
+
+// startCPUProfile profiles the process into path until the returned stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // trainSeeds runs the recipe once per seed, each in out/seed-N, and writes the table of
