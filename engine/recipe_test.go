@@ -28,7 +28,7 @@ func TestRecipeRejectsBadFiles(t *testing.T) {
 		"confirmation of no sample": {`"confirm_samples": {"ours": 5}`, `"confirm_samples": {"ours": 0}`},
 		"cap under one round":       {`"max_rollouts": {"ours": 20000`, `"max_rollouts": {"ours": 10`},
 		"no RFT pass":               {`"passes": {"ours": 6`, `"passes": {"ours": 0`},
-		"RFT target above 1":        {`"target_pass1": {"ours": 0.7`, `"target_pass1": {"ours": 70`},
+		"RFT target above 1":        {`"target_pass1": {"ours": 0.6`, `"target_pass1": {"ours": 60`},
 		"chunks that shrink":        {`"max_probe_every": {"ours": 400`, `"max_probe_every": {"ours": 50`},
 	} {
 		data := strings.Replace(string(defaultRecipe), edit[0], edit[1], 1)

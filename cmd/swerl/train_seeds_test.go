@@ -10,10 +10,12 @@ import (
 )
 
 // `train --seeds 1-2` runs the recipe once per seed, each in its own directory, and
-// writes the table of every row across seeds and the overlaid curves.
+// writes the table of every row across seeds and the overlaid curves (and, asked, a
+// CPU profile of the whole run).
 func TestTrainSeeds(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"train", "--out", dir, "--quiet", "--seeds", "1-2"}
+	profile := filepath.Join(t.TempDir(), "cpu.out")
+	args := []string{"train", "--out", dir, "--quiet", "--seeds", "1-2", "--cpuprofile", profile}
 	for _, s := range metricsSmallTrain {
 		args = append(args, "--set", s)
 	}
@@ -43,6 +45,10 @@ func TestTrainSeeds(t *testing.T) {
 	if err != nil || strings.Count(string(svg), "<path") != 2 {
 		t.Errorf("curve-seeds.svg (%v):\n%s", err, svg)
 	}
+	// A pprof profile is gzipped protobuf.
+	if p, err := os.ReadFile(profile); err != nil || len(p) < 2 || p[0] != 0x1f || p[1] != 0x8b {
+		t.Errorf("--cpuprofile wrote no profile (%v, %d bytes)", err, len(p))
+	}
 }
 
 func TestTrainSeedsRejectsBadInput(t *testing.T) {
@@ -53,6 +59,7 @@ func TestTrainSeedsRejectsBadInput(t *testing.T) {
 		{[]string{"--seeds", "3-1"}, `--seeds "3-1"`},
 		{[]string{"--seeds", "x"}, `--seeds "x"`},
 		{[]string{"--seeds", "1-2", "--set", "seed=4"}, "give one of them"},
+		{[]string{"--cpuprofile", filepath.Join(t.TempDir(), "no-such-dir", "cpu.out")}, "--cpuprofile"},
 	} {
 		args := append([]string{"train", "--out", t.TempDir(), "--quiet"}, c.args...)
 		err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{})
