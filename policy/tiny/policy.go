@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"runtime/debug"
 	"sync"
 
@@ -23,6 +24,10 @@ type PolicyConfig struct {
 	// MaxBatch caps the windows of one forward pass; further requests wait their turn
 	// in arrival order. 0 means 64.
 	MaxBatch int
+	// Batchers caps the forward passes that run at once, each on its own requests
+	// (the work of a pass is mostly serial: one per core keeps a machine busy). 0 means
+	// GOMAXPROCS.
+	Batchers int
 }
 
 // Policy serves a Model: it implements policy.Policy (and policy.Loader). Replies are
@@ -30,10 +35,10 @@ type PolicyConfig struct {
 // or min-p: PAPER.md, a truncated sampler biases the importance ratio), and carry the
 // log-prob of every token sampled.
 //
-// Concurrent Generate calls are batched: a batcher goroutine, started by the first
-// request and gone when none is left, advances every in-flight request by one token per
-// forward pass; a new request joins at the next pass, a finished or cancelled one
-// leaves. The randomness of a request comes from a PCG seeded by (Seed, Ref, Attempt,
+// Concurrent Generate calls are batched: a batcher goroutine, started by a request
+// when fewer than Batchers run and gone when none is left for it, advances its
+// requests (up to MaxBatch) by one token per forward pass; a new request joins the
+// next pass of a batcher with room, a finished or cancelled one leaves. The randomness of a request comes from a PCG seeded by (Seed, Ref, Attempt,
 // Turn) and nothing else, so replies do not depend on what else is in flight. Each pass
 // read-locks the model's parameters, so a Trainer of the same Model never updates them
 // mid-pass, and the next pass after an update samples from the new parameters.
@@ -43,10 +48,13 @@ type Policy struct {
 
 	mu      sync.Mutex
 	pending []*genReq
-	running bool
+	running int     // batchers running
+	idle    []*lane // lanes no batcher holds
+}
 
-	// Owned by the batcher goroutine (at most one runs at a time): graphs by batch
-	// size, and the input and output buffers of a pass.
+// lane is what one batcher owns while it runs: graphs by batch size, and the input and
+// output buffers of a pass. Lanes outlive batchers, so graphs are compiled once.
+type lane struct {
 	graphs  map[int]*graph
 	windows []int32
 	dist    []float32
@@ -60,7 +68,10 @@ func NewPolicy(m *Model, cfg PolicyConfig) *Policy {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 64
 	}
-	return &Policy{m: m, cfg: cfg, graphs: map[int]*graph{}}
+	if cfg.Batchers <= 0 {
+		cfg.Batchers = runtime.GOMAXPROCS(0)
+	}
+	return &Policy{m: m, cfg: cfg}
 }
 
 // Model returns the served model.
@@ -111,9 +122,9 @@ func (p *Policy) Generate(ctx context.Context, req policy.Request) (policy.Reply
 		done: make(chan genResult, 1)}
 	p.mu.Lock()
 	p.pending = append(p.pending, r)
-	if !p.running {
-		p.running = true
-		go p.batcher()
+	if p.running < p.cfg.Batchers {
+		p.running++
+		go p.batcher(p.takeLane())
 	}
 	p.mu.Unlock()
 	select {
@@ -156,16 +167,29 @@ func splitmix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// batcher advances the in-flight requests until none is left. It owns p.graphs while
-// it runs; at most one batcher runs at a time (p.running).
-func (p *Policy) batcher() {
+// takeLane returns an idle lane, or a new one. The caller holds p.mu.
+func (p *Policy) takeLane() *lane {
+	if n := len(p.idle); n > 0 {
+		l := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		return l
+	}
+	return &lane{graphs: map[int]*graph{}}
+}
+
+// batcher advances its requests, taken from p.pending up to MaxBatch at a time, until
+// none is left for it; then it gives its lane back and exits.
+func (p *Policy) batcher(ln *lane) {
 	var active []*genReq
 	defer func() {
 		if v := recover(); v != nil {
 			err := &policy.Error{Err: fmt.Errorf("tiny: batcher panicked: %v\n%s", v, debug.Stack())}
 			p.mu.Lock()
-			active = append(active, p.pending...)
-			p.pending, p.running = nil, false
+			p.running--
+			if p.running == 0 { // nobody else would serve them
+				active = append(active, p.pending...)
+				p.pending = nil
+			}
 			p.mu.Unlock()
 			for _, r := range active {
 				r.done <- genResult{err: err}
@@ -174,10 +198,12 @@ func (p *Policy) batcher() {
 	}()
 	for {
 		p.mu.Lock()
-		active = append(active, p.pending...)
-		p.pending = nil
+		n := min(len(p.pending), p.cfg.MaxBatch-len(active))
+		active = append(active, p.pending[:n]...)
+		p.pending = append(p.pending[:0], p.pending[n:]...)
 		if len(active) == 0 {
-			p.running = false
+			p.running--
+			p.idle = append(p.idle, ln)
 			p.mu.Unlock()
 			return
 		}
@@ -187,12 +213,11 @@ func (p *Policy) batcher() {
 		if len(active) == 0 {
 			continue
 		}
-		n := min(len(active), p.cfg.MaxBatch)
-		if err := p.advance(active[:n]); err != nil {
-			for _, r := range active[:n] {
+		if err := p.advance(ln, active); err != nil {
+			for _, r := range active {
 				r.done <- genResult{err: &policy.Error{Err: err}}
 			}
-			active = append(active[:0], active[n:]...)
+			active = active[:0]
 			continue
 		}
 		active = removeIf(active, func(r *genReq) bool {
@@ -230,21 +255,21 @@ func (p *Policy) bucket(n int) int {
 }
 
 // advance samples one token for each request of batch with one forward pass.
-func (p *Policy) advance(batch []*genReq) error {
+func (p *Policy) advance(ln *lane, batch []*genReq) error {
 	b := p.bucket(len(batch))
-	g := p.graphs[b]
+	g := ln.graphs[b]
 	if g == nil {
 		var err error
 		if g, err = newGraph(p.m, b, modeInfer); err != nil {
 			return err
 		}
-		p.graphs[b] = g
+		ln.graphs[b] = g
 	}
 	w, v := p.m.cfg.Window, p.m.tok.Size()
-	if cap(p.windows) < b*w {
-		p.windows, p.dist = make([]int32, b*w), make([]float32, b*v)
+	if cap(ln.windows) < b*w {
+		ln.windows, ln.dist = make([]int32, b*w), make([]float32, b*v)
 	}
-	windows, dist := p.windows[:b*w], p.dist[:b*v]
+	windows, dist := ln.windows[:b*w], ln.dist[:b*v]
 	for r := 0; r < b; r++ {
 		src := batch[min(r, len(batch)-1)] // padding rows repeat the last request
 		copy(windows[r*w:(r+1)*w], src.win)

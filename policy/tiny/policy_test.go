@@ -103,17 +103,27 @@ func TestBatchedGenerationEqualsSequential(t *testing.T) {
 		reqs = append(reqs, r)
 	}
 	seq := generateAll(t, NewPolicy(m, PolicyConfig{Seed: 5, MaxReplyTokens: 12}), reqs, false)
-	bat := generateAll(t, NewPolicy(m, PolicyConfig{Seed: 5, MaxReplyTokens: 12, MaxBatch: 8}), reqs, true)
+	bat := generateAll(t, NewPolicy(m, PolicyConfig{Seed: 5, MaxReplyTokens: 12, MaxBatch: 8, Batchers: 1}), reqs, true)
+	// Three batchers of at most 4 requests each: the same replies, whichever batcher
+	// served a request and whatever shared its passes.
+	pp := NewPolicy(m, PolicyConfig{Seed: 5, MaxReplyTokens: 12, MaxBatch: 4, Batchers: 3})
+	par := generateAll(t, pp, reqs, true)
+	waitIdle(t, pp)
+	if n := len(pp.idle); n < 1 || n > 3 {
+		t.Errorf("%d lanes made for at most 3 batchers", n)
+	}
 	distinct := map[string]bool{}
 	for i := range reqs {
-		a, b := seq[i], bat[i]
+		a := seq[i]
 		distinct[a.Text] = true
-		if a.Text != b.Text || !equalIDs(a.Tokens, b.Tokens) || len(a.Logprobs) != len(b.Logprobs) {
-			t.Fatalf("request %d: one at a time %q %v, batched %q %v", i, a.Text, a.Tokens, b.Text, b.Tokens)
-		}
-		for k := range a.Logprobs {
-			if math.Abs(float64(a.Logprobs[k]-b.Logprobs[k])) > 1e-5 {
-				t.Fatalf("request %d token %d: log-prob %v alone, %v batched", i, k, a.Logprobs[k], b.Logprobs[k])
+		for name, b := range map[string]policy.Reply{"batched": bat[i], "by 3 batchers": par[i]} {
+			if a.Text != b.Text || !equalIDs(a.Tokens, b.Tokens) || len(a.Logprobs) != len(b.Logprobs) {
+				t.Fatalf("request %d: one at a time %q %v, %s %q %v", i, a.Text, a.Tokens, name, b.Text, b.Tokens)
+			}
+			for k := range a.Logprobs {
+				if math.Abs(float64(a.Logprobs[k]-b.Logprobs[k])) > 1e-5 {
+					t.Fatalf("request %d token %d: log-prob %v alone, %v %s", i, k, a.Logprobs[k], b.Logprobs[k], name)
+				}
 			}
 		}
 		if len(a.Tokens) == 0 || len(a.Tokens) > 12 || (len(a.Tokens) < 12 && a.Tokens[len(a.Tokens)-1] != EOS) {
@@ -177,9 +187,9 @@ func TestGenerateHonoursContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2 := NewPolicy(m, PolicyConfig{Seed: 1, MaxReplyTokens: 40})
+	p2 := NewPolicy(m, PolicyConfig{Seed: 1, MaxReplyTokens: 40, Batchers: 1})
 	p2.mu.Lock()
-	p2.running = true // hold the batcher back until both requests are queued
+	p2.running = 1 // hold the batcher back until both requests are queued
 	p2.mu.Unlock()
 	short := expireAfter(4) // Generate looks once, the batcher once a pass: two tokens, then gone
 	errc := make(chan error, 1)
@@ -201,7 +211,7 @@ func TestGenerateHonoursContext(t *testing.T) {
 		queued = len(p2.pending)
 		p2.mu.Unlock()
 	}
-	go p2.batcher()
+	go p2.batcher(p2.takeLane())
 	got := <-gotc
 	if got.err != nil || got.reply.Text != want.Text || !equalIDs(got.reply.Tokens, want.Tokens) {
 		t.Fatalf("reply beside an abandoned request: %q, %v; want %q", got.reply.Text, got.err, want.Text)
@@ -246,7 +256,7 @@ func waitIdle(t *testing.T, p *Policy) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		p.mu.Lock()
-		idle := !p.running && len(p.pending) == 0
+		idle := p.running == 0 && len(p.pending) == 0
 		p.mu.Unlock()
 		if idle {
 			return
