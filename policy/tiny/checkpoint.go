@@ -220,7 +220,7 @@ func (t *Trainer) Load(path string) error {
 	copy(t.vel, c.vel)
 	t.m.version, t.step = c.h.Version, c.h.Step
 	if c.h.Train.MicroBatch != t.cfg.MicroBatch {
-		t.graphs = map[graphMode]*graph{}
+		t.lanes = map[graphMode][]*trainLane{}
 	}
 	t.cfg = c.h.Train
 	return nil

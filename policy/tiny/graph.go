@@ -3,6 +3,7 @@ package tiny
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -88,7 +89,14 @@ func backed(g *G.ExprGraph, name string, data []float32, shape ...int) *G.Node {
 	return G.NewTensor(g, tensor.Float32, len(shape), G.WithShape(shape...), G.WithName(name), G.WithValue(t))
 }
 
+// building serialises newGraph: gorgonia's graph construction updates package state
+// (the group counter of internal/encoding), so graphs are built one at a time even
+// when batchers and training lanes run at once.
+var building sync.Mutex
+
 func newGraph(m *Model, b int, mode graphMode) (gr *graph, err error) {
+	building.Lock()
+	defer building.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("tiny: building the graph (batch %d): %v", b, r)
@@ -301,6 +309,18 @@ type stepOut struct {
 // train runs the loss and adds its gradient into grad (laid out like the parameters).
 // The caller has filled the windows, onehot targets and row inputs.
 func (gr *graph) train(windows, targets []int32, grad []float32, out *stepOut) error {
+	if err := gr.forwardBackward(windows, targets, out); err != nil {
+		return err
+	}
+	gr.scatter(grad)
+	return nil
+}
+
+// forwardBackward is train without the scatter: the loss, the outputs and the
+// gradients, held in gr until the next run. Graphs of one model may run it at once
+// (the parameters are only read); their scatters into one gradient then follow in a
+// fixed order, so that the sum is the same as one graph's, run after run.
+func (gr *graph) forwardBackward(windows, targets []int32, out *stepOut) error {
 	gr.load(windows)
 	v := gr.m.tok.Size()
 	clear(gr.onehot)
@@ -315,7 +335,6 @@ func (gr *graph) train(windows, targets []int32, grad []float32, out *stepOut) e
 		for r := 0; r < gr.b; r++ {
 			out.ent = append(out.ent, entropy(lp[r*v:(r+1)*v]))
 		}
-		gr.scatter(grad)
 		return nil
 	})
 }

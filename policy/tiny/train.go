@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
 	"sync"
 
 	"github.com/swerl/swerl/messages"
@@ -120,7 +122,18 @@ type Trainer struct {
 	step     int64     // optimizer steps taken
 	mom, vel []float32 // AdamW moments, laid out like the parameters
 	grad     []float32
-	graphs   map[graphMode]*graph
+	lanes    map[graphMode][]*trainLane // graphs that run a step's micro-batches at once
+	par      int                        // lanes per mode: GOMAXPROCS at NewTrainer
+}
+
+// trainLane is one graph of a mode and the inputs and outputs of the micro-batch it
+// runs: the step's rows lo to hi.
+type trainLane struct {
+	g                *graph
+	windows, targets []int32
+	out              stepOut
+	lo, hi           int
+	err              error
 }
 
 // NewTrainer returns a trainer of m with fresh optimizer state.
@@ -130,7 +143,7 @@ func NewTrainer(m *Model, cfg TrainConfig) (*Trainer, error) {
 	}
 	n := len(m.p.data)
 	return &Trainer{m: m, cfg: cfg, mom: make([]float32, n), vel: make([]float32, n),
-		grad: make([]float32, n), graphs: map[graphMode]*graph{}}, nil
+		grad: make([]float32, n), lanes: map[graphMode][]*trainLane{}, par: runtime.GOMAXPROCS(0)}, nil
 }
 
 // Model returns the trained model.
@@ -162,7 +175,7 @@ func (t *Trainer) SetConfig(cfg TrainConfig) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if cfg.MicroBatch != t.cfg.MicroBatch {
-		t.graphs = map[graphMode]*graph{}
+		t.lanes = map[graphMode][]*trainLane{}
 	}
 	t.cfg = cfg
 	return nil
@@ -277,9 +290,6 @@ type epochRun struct {
 	entSum    float64
 	normSum   float64
 	low, high int
-	out       stepOut
-	windows   []int32
-	targets   []int32
 }
 
 // weights returns each position's aggregation weight within the step.
@@ -311,69 +321,67 @@ func (t *Trainer) weights(run *epochRun, step []int32) []float32 {
 	return w
 }
 
-func (t *Trainer) graph(mode graphMode) (*graph, error) {
-	if g := t.graphs[mode]; g != nil {
-		return g, nil
+// modeLanes returns the lanes of mode, t.par of them.
+func (t *Trainer) modeLanes(mode graphMode) ([]*trainLane, error) {
+	if ls := t.lanes[mode]; ls != nil {
+		return ls, nil
 	}
-	g, err := newGraph(t.m, t.cfg.MicroBatch, mode)
-	if err != nil {
-		return nil, err
+	mb, win := t.cfg.MicroBatch, t.m.cfg.Window
+	ls := make([]*trainLane, t.par)
+	for i := range ls {
+		g, err := newGraph(t.m, mb, mode)
+		if err != nil {
+			return nil, err
+		}
+		ls[i] = &trainLane{g: g, windows: make([]int32, mb*win), targets: make([]int32, mb)}
 	}
-	t.graphs[mode] = g
-	return g, nil
+	t.lanes[mode] = ls
+	return ls, nil
 }
 
 // optimStep accumulates the gradient of one step over its micro-batches and applies
-// AdamW. The caller holds t.mu and the model's write lock.
+// AdamW. The lanes run their micro-batches at once, a wave at a time; their gradients
+// are added in the step's order, so the step is the same whatever the number of
+// lanes. The caller holds t.mu and the model's write lock.
 func (t *Trainer) optimStep(run *epochRun, step []int32) error {
-	g, err := t.graph(run.mode)
+	lanes, err := t.modeLanes(run.mode)
 	if err != nil {
 		return err
 	}
-	mb, win := t.cfg.MicroBatch, t.m.cfg.Window
+	mb := t.cfg.MicroBatch
 	weights := t.weights(run, step)
 	clear(t.grad)
 	var stepLoss float64
 	lc := t.cfg.Loss
-	for lo := 0; lo < len(step); lo += mb {
-		hi := min(lo+mb, len(step))
-		if cap(run.windows) < mb*win {
-			run.windows, run.targets = make([]int32, mb*win), make([]int32, mb)
-		}
-		run.windows, run.targets = run.windows[:mb*win], run.targets[:mb]
-		ri := &g.rows
-		for r := 0; r < mb; r++ {
-			k := lo + r
-			if k >= hi {
-				k = lo // padding row: a copy of the first, weight 0
+	for lo := 0; lo < len(step); lo += mb * len(lanes) {
+		wave := lanes[:0:0]
+		for k, ln := range lanes {
+			l := lo + k*mb
+			if l >= len(step) {
+				break
 			}
-			p := run.pos[step[k]]
-			sq := run.seqs[p.seq]
-			fillWindow(run.windows[r*win:(r+1)*win], sq.ctx, int(p.i))
-			run.targets[r] = sq.ctx[p.i]
-			w := weights[k]
-			if lo+r >= hi {
-				w = 0
-			}
-			ri.w[r] = w
-			if run.mode == modeDAPO {
-				fillDAPORow(ri, r, p.old, sq.adv, lc)
-			}
+			ln.lo, ln.hi = l, min(l+mb, len(step))
+			t.fillLane(run, ln, step, weights)
+			wave = append(wave, ln)
 		}
-		if err := g.train(run.windows, run.targets, t.grad, &run.out); err != nil {
-			return err
-		}
-		stepLoss += run.out.loss
-		for r := 0; r < hi-lo; r++ {
-			run.entSum += run.out.ent[r]
-			if run.mode == modeDAPO {
-				p := run.pos[step[lo+r]]
-				term := dapo.TokenTerm(float64(run.out.tlp[r]), float64(p.old), float64(run.seqs[p.seq].adv), lc)
-				if term.ClippedLow {
-					run.low++
-				}
-				if term.ClippedHigh {
-					run.high++
+		runLanes(wave)
+		for _, ln := range wave {
+			if ln.err != nil {
+				return ln.err
+			}
+			ln.g.scatter(t.grad)
+			stepLoss += ln.out.loss
+			for r := 0; r < ln.hi-ln.lo; r++ {
+				run.entSum += ln.out.ent[r]
+				if run.mode == modeDAPO {
+					p := run.pos[step[ln.lo+r]]
+					term := dapo.TokenTerm(float64(ln.out.tlp[r]), float64(p.old), float64(run.seqs[p.seq].adv), lc)
+					if term.ClippedLow {
+						run.low++
+					}
+					if term.ClippedHigh {
+						run.high++
+					}
 				}
 			}
 		}
@@ -391,6 +399,48 @@ func (t *Trainer) optimStep(run *epochRun, step []int32) error {
 	run.lossSum += stepLoss * float64(len(step))
 	run.normSum += norm
 	return nil
+}
+
+// fillLane fills ln's windows, targets and row inputs with the step's rows ln.lo to
+// ln.hi; the rows past hi (the last micro-batch's padding) copy row lo with weight 0.
+func (t *Trainer) fillLane(run *epochRun, ln *trainLane, step []int32, weights []float32) {
+	win, lc := t.m.cfg.Window, t.cfg.Loss
+	ri := &ln.g.rows
+	for r := range ln.targets {
+		k, w := ln.lo+r, float32(0)
+		if k < ln.hi {
+			w = weights[k]
+		} else {
+			k = ln.lo
+		}
+		p := run.pos[step[k]]
+		sq := run.seqs[p.seq]
+		fillWindow(ln.windows[r*win:(r+1)*win], sq.ctx, int(p.i))
+		ln.targets[r] = sq.ctx[p.i]
+		ri.w[r] = w
+		if run.mode == modeDAPO {
+			fillDAPORow(ri, r, p.old, sq.adv, lc)
+		}
+	}
+}
+
+// runLanes runs the forward and backward pass of each lane at once; a panic in one
+// becomes its error.
+func runLanes(wave []*trainLane) {
+	one := func(ln *trainLane) {
+		defer func() {
+			if v := recover(); v != nil {
+				ln.err = fmt.Errorf("tiny: training pass panicked: %v\n%s", v, debug.Stack())
+			}
+		}()
+		ln.err = ln.g.forwardBackward(ln.windows, ln.targets, &ln.out)
+	}
+	var wg sync.WaitGroup
+	for _, ln := range wave[1:] {
+		wg.Go(func() { one(ln) })
+	}
+	one(wave[0])
+	wg.Wait()
 }
 
 // noBound stands for "no clamp" and "no dual clip" in the float32 graph.
