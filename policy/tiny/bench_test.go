@@ -44,36 +44,37 @@ func BenchmarkForward(b *testing.B) {
 	}
 }
 
-// BenchmarkTrainStep times one optimizer step (forward, backward, AdamW) over a
-// micro-batch of positions.
+// BenchmarkTrainStep times optimizer steps of one micro-batch, and of eight (which run
+// on GOMAXPROCS lanes at once: compare -cpu 1,2).
 func BenchmarkTrainStep(b *testing.B) {
 	for _, mode := range []graphMode{modeSFT, modeDAPO} {
 		name := map[graphMode]string{modeSFT: "sft", modeDAPO: "dapo"}[mode]
-		for _, batch := range []int{64, 256} {
-			b.Run(fmt.Sprintf("%s/vocab=400/batch=%d", name, batch), func(b *testing.B) {
+		for _, c := range []struct{ batch, micro int }{{64, 1}, {256, 1}, {256, 8}} {
+			b.Run(fmt.Sprintf("%s/vocab=400/batch=%d/micro=%d", name, c.batch, c.micro), func(b *testing.B) {
 				m, err := New(DefaultConfig(), NewTokenizer(benchVocab(400)))
 				if err != nil {
 					b.Fatal(err)
 				}
+				n := c.batch * c.micro // positions per step
 				cfg := DefaultTrainConfig()
-				cfg.MicroBatch, cfg.PositionsPerStep = batch, batch
+				cfg.MicroBatch, cfg.PositionsPerStep = c.batch, n
 				tr, err := NewTrainer(m, cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
 				rng := rand.New(rand.NewPCG(1, 1))
 				w := m.cfg.Window
-				ctx := make([]int32, batch+w)
+				ctx := make([]int32, n+w)
 				for i := range ctx {
 					ctx[i] = int32(numSpecial) + int32(rng.IntN(400))
 				}
-				run := epochRun{mode: mode, seqs: []sequence{{ctx: ctx, adv: 1, n: batch}}}
-				step := make([]int32, batch)
+				run := epochRun{mode: mode, seqs: []sequence{{ctx: ctx, adv: 1, n: n}}}
+				step := make([]int32, n)
 				for k := range step {
 					run.pos = append(run.pos, position{seq: 0, i: int32(w + k), old: -6})
 					step[k] = int32(k)
 				}
-				if err := tr.optimStep(&run, step); err != nil { // validity, and the graph is built
+				if err := tr.optimStep(&run, step); err != nil { // validity, and the graphs are built
 					b.Fatal(err)
 				}
 				b.ReportAllocs()
@@ -82,7 +83,7 @@ func BenchmarkTrainStep(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "positions/s")
+				b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "positions/s")
 			})
 		}
 	}

@@ -76,7 +76,9 @@ func lsmRows[T float32 | float64](dst, x []T, cols int) {
 		row, out := x[lo:lo+cols], dst[lo:lo+cols]
 		mx := math.Inf(-1)
 		for _, v := range row {
-			mx = math.Max(mx, float64(v))
+			if f := float64(v); f > mx || f != f { // a NaN wins, as in math.Max
+				mx = f
+			}
 		}
 		var sum float64
 		for _, v := range row {
