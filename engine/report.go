@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"html"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -39,18 +41,32 @@ func Pass(records []messages.EpisodeRecord) PassRates {
 			c.ok++
 		}
 	}
+	// pass@1 is the mean over tasks of each task's fraction resolved. The fractions are
+	// summed in task order, not the map's (random) order, so that a reading is the same
+	// to the bit every time; with the same number of samples per task it is the exact
+	// ratio of the totals, so that a probe reading exactly the target (16 of 200) is
+	// never a rounding error below it.
+	ids := slices.Sorted(maps.Keys(by))
 	var p PassRates
-	for _, c := range by {
+	var ok int
+	same := true
+	for _, id := range ids {
+		c := by[id]
 		p.Tasks++
 		p.Samples += c.n
+		ok += c.ok
 		p.Pass1 += float64(c.ok) / float64(c.n)
 		if c.ok > 0 {
 			p.PassG++
 		}
+		same = same && c.n == by[ids[0]].n
 	}
 	if p.Tasks > 0 {
 		p.Pass1 /= float64(p.Tasks)
 		p.PassG /= float64(p.Tasks)
+		if same {
+			p.Pass1 = float64(ok) / float64(p.Samples)
+		}
 	}
 	return p
 }

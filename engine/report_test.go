@@ -2,7 +2,9 @@ package engine
 
 import (
 	"encoding/xml"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -28,6 +30,46 @@ func TestPass(t *testing.T) {
 	}
 	if z := Pass(nil); z.Pass1 != 0 || z.PassG != 0 {
 		t.Fatalf("empty: %+v", z)
+	}
+}
+
+// TestPassReadsAProbeExactly: a screening probe of 40 tasks x 5 samples with 16
+// resolved reads exactly 8% (the pretraining target), in any record order. Summed in
+// map order, the per-task fractions (1/5, 2/5, 3/5) read a rounding error below it in
+// about one order in ten, and a run's stopping rule went one way or the other.
+func TestPassReadsAProbeExactly(t *testing.T) {
+	var recs []messages.EpisodeRecord
+	okOf := func(task int) int { // 6 tasks 1/5, 2 tasks 2/5, 2 tasks 3/5: 16 of 200
+		switch {
+		case task < 6:
+			return 1
+		case task < 8:
+			return 2
+		case task < 10:
+			return 3
+		}
+		return 0
+	}
+	for task := range 40 {
+		for s := range 5 {
+			recs = append(recs, rec(fmt.Sprintf("t%02d", task), s < okOf(task), messages.Finished))
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 30 {
+		rng.Shuffle(len(recs), func(a, b int) { recs[a], recs[b] = recs[b], recs[a] })
+		if p := Pass(recs); p.Pass1 != 0.08 || p.Pass1 < 0.08 {
+			t.Fatalf("order %d: pass@1 %v, want exactly 0.08 (16 of 200)", i, p.Pass1)
+		}
+	}
+	// Unequal samples per task: the mean of the fractions, the same to the bit in any order.
+	recs = append(recs, rec("t00", true, messages.Finished), rec("t01", false, messages.Finished), rec("t07", true, messages.Finished))
+	want := Pass(recs).Pass1
+	for i := range 30 {
+		rng.Shuffle(len(recs), func(a, b int) { recs[a], recs[b] = recs[b], recs[a] })
+		if got := Pass(recs).Pass1; math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("order %d: pass@1 %v, another order %v", i, got, want)
+		}
 	}
 }
 

@@ -14,10 +14,14 @@
 //     whose query is the last position (multi-head attention and a ReLU MLP, both with
 //     residuals), logits and log-softmax. A forward pass takes B windows at once.
 //   - Policy (policy.go): implements policy.Policy and policy.Loader. Concurrent
-//     Generate calls are batched (continuous batching); each request's randomness
-//     depends only on the seed and the request's identity.
+//     Generate calls are batched (continuous batching) by up to GOMAXPROCS batchers
+//     at once; each request's randomness depends only on the seed and the request's
+//     identity, and each row's math only on its own window, so a reply is the same
+//     whoever served it and whatever shared its passes.
 //   - Trainer (train.go): SFT (expert traces, RFT) and one DAPO epoch per TrainBatch
 //     (implements policy.Trainer); AdamW with warmup + cosine, global grad-norm clip.
+//     A step's micro-batches run on GOMAXPROCS graphs at once and their gradients are
+//     added in the step's order: the update is the same to the bit whatever the cores.
 //   - Checkpoints (checkpoint.go): atomic save, all-or-nothing load.
 //
 // Concurrency: a Model's parameters sit behind a RWMutex. A Policy read-locks them for
