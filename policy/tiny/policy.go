@@ -38,8 +38,10 @@ type PolicyConfig struct {
 // Concurrent Generate calls are batched: a batcher goroutine, started by a request
 // when fewer than Batchers run and gone when none is left for it, advances its
 // requests (up to MaxBatch) by one token per forward pass; a new request joins the
-// next pass of a batcher with room, a finished or cancelled one leaves. The randomness of a request comes from a PCG seeded by (Seed, Ref, Attempt,
-// Turn) and nothing else, so replies do not depend on what else is in flight. Each pass
+// next pass of a batcher with room, a finished or cancelled one leaves. The randomness
+// of a request comes from a PCG seeded by (Seed, Ref, Attempt, Turn) and nothing else,
+// and each row of a pass is computed from its own window alone, so replies do not
+// depend on what else is in flight or on which batcher served them. Each pass
 // read-locks the model's parameters, so a Trainer of the same Model never updates them
 // mid-pass, and the next pass after an update samples from the new parameters.
 type Policy struct {
